@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HeyGemSiteConfig(AppConfig):
+    name = "heygem_site"
+    verbose_name = "HeyGem"

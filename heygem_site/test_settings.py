@@ -1,0 +1,27 @@
+"""Settings for the test suite: the real settings, with a private var/ and,
+when REDIS_URL is not given, the embedded redis-server on a free port.
+
+Processes the tests start (worker, daphne) inherit the environment set here,
+so they share the same Redis, database and media folder.
+"""
+
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+if not os.environ.get("HEYGEM_VAR_DIR"):
+    os.environ["HEYGEM_VAR_DIR"] = tempfile.mkdtemp(prefix="heygem-test-")
+
+if not os.environ.get("REDIS_URL"):
+    from heygem_site import embedded_redis
+
+    _port = embedded_redis.free_port()
+    _redis = embedded_redis.start(_port, Path(os.environ["HEYGEM_VAR_DIR"]) / "redis", persist=False)
+    atexit.register(_redis.terminate)
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_port}/0"
+    os.environ["HEYGEM_TEST_EMBEDDED_REDIS"] = "1"
+
+from heygem_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,379 @@
+"""The lip-sync pipeline: audio features + face track -> streamed render.
+
+``LipSyncEngine`` loads the model once and renders many jobs. One render:
+
+1. audio features (mel) from a file, or reused from :class:`AudioFeatures`;
+2. the face track: fixed ``box``, a cached track, or key-frame detection on
+   downscaled frames (a light first pass over the video);
+3. one streaming pass: a decode thread -> crop, batched model, paste on the
+   calling thread -> an encode thread (H.264 + original audio), connected
+   by bounded queues, so memory does not grow with the duration.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import MEL_STEP, RESAMPLER, AudioFeatures, file_sha256, mel_chunk_starts, output_frame_count
+from .checkpoint import load_wav2lip
+from .detect import make_detector
+from .encode import VideoWriter
+from .errors import BadBox, CorruptMedia, LipSyncError, NoFaceFound
+from .infer import Generator, pick_device
+from .paste import crop_face, paste_mouth
+from .settings import Progress, RenderResult, RenderSettings
+from .track import FaceTrack, TrackCache, build_track, detect_frame_size
+from .video import VideoSource
+
+__all__ = ["LipSyncEngine", "RenderSettings", "RenderResult", "Progress", "AudioFeatures", "TrackCache"]
+
+_END = object()
+
+
+class _Stage:
+    """Progress bookkeeping for one stage; calls the user callback."""
+
+    def __init__(self, name: str, total: int, callback, started: float) -> None:
+        self.name, self.total, self.callback = name, total, callback
+        self.t0 = time.perf_counter()
+        self.started = started
+        self.done = 0
+        self._last = 0.0
+
+    def advance(self, n: int, force: bool = False) -> None:
+        self.done += n
+        if self.callback is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < 0.25 and self.done < self.total:
+            return
+        self._last = now
+        dt = now - self.t0
+        fps = self.done / dt if dt > 0 else 0.0
+        eta = (self.total - self.done) / fps if fps > 0 else None
+        self.callback(Progress(self.name, self.done, self.total, fps, eta, now - self.started))
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that records its exception for the caller."""
+
+    def __init__(self, target, name: str) -> None:
+        super().__init__(target=self._run, name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+        self.busy = 0.0
+
+    def _run(self) -> None:
+        try:
+            self._target_fn(self)
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class LipSyncEngine:
+    """A loaded Wav2Lip model, reusable for many renders (not thread-safe)."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | os.PathLike,
+        device: str = "auto",
+        detector: str = "auto",
+        model_dir: str | os.PathLike | None = None,
+        batch_size: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if detector not in ("auto", "sfd", "opencv"):
+            raise ValueError(f"unknown detector {detector!r}")
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = pick_device(device)
+        model, self.checkpoint = load_wav2lip(checkpoint_path)
+        self.model_sha256 = self.checkpoint.sha256
+        self.model_name = self.checkpoint.known_as
+        self.batch_size = int(batch_size or (64 if self.device.type == "cuda" else 16))
+        self.detector_kind = detector
+        self.model_dir = model_dir
+        self._model = model
+        self._generators: dict[bool, Generator] = {}
+        self._detector = None
+        self._detector_note = ""
+
+    # ------------------------------------------------------------ parts
+
+    def generator(self, fp16: bool) -> Generator:
+        key = bool(fp16 and self.device.type == "cuda")
+        if key not in self._generators:
+            self._generators[key] = Generator(self._model, self.device, fp16=key)
+        return self._generators[key]
+
+    @property
+    def checkpoint_note(self) -> str:
+        if self.model_name:
+            return f"Model: {self.model_name} (official, sha256 verified)."
+        return f"Model: custom checkpoint (sha256 {self.model_sha256[:16]}…, not an official file)."
+
+    def detector(self):
+        if self._detector is None:
+            self._detector, self._detector_note = make_detector(
+                self.detector_kind, self.model_dir, "cuda" if self.device.type == "cuda" else "cpu"
+            )
+        return self._detector
+
+    # ------------------------------------------------------------ render
+
+    def render(
+        self,
+        face_path: str | os.PathLike,
+        audio: AudioFeatures | str | os.PathLike,
+        outfile: str | os.PathLike,
+        settings: RenderSettings | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        track_cache: TrackCache | None = None,
+        video_sha256: str | None = None,
+        log: Callable[[str], None] | None = None,
+        audio_source: str | os.PathLike | None = None,
+    ) -> RenderResult:
+        """Render ``face_path`` lip-synced to ``audio`` into ``outfile``.
+
+        ``audio`` is a path or precomputed :class:`AudioFeatures` (whose
+        ``source`` file, or ``audio_source``, is muxed into the output). If
+        ``progress`` raises, the render stops, the partial output is deleted
+        and the exception propagates unchanged.
+        """
+        settings = settings or RenderSettings()
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        lines: list[str] = []
+
+        def note(line: str) -> None:
+            lines.append(line)
+            if log:
+                log(line)
+
+        note(self.checkpoint_note)
+        t = time.perf_counter()
+        feats = audio if isinstance(audio, AudioFeatures) else AudioFeatures.from_file(audio)
+        timings["audio"] = time.perf_counter() - t
+        mux_from = Path(audio_source or feats.source or "")
+        if not feats.source and audio_source is None:
+            raise CorruptMedia("The audio features have no source file to take the sound from.")
+        note(f"Audio: {feats.duration:.2f} s, resampled to 16 kHz with {RESAMPLER}.")
+
+        source = VideoSource(face_path, settings.resize_factor, Fraction(settings.image_fps))
+        info = source.info
+        fps = info.fps
+        n_out = output_frame_count(feats.samples, feats.n_mel, fps)
+        starts = mel_chunk_starts(feats.n_mel, fps, n_out)
+        note(f"Video: {info.width}x{info.height} at {fps} fps"
+             f"{' (still image)' if info.is_image else ''}; {n_out} output frames.")
+
+        t = time.perf_counter()
+        boxes, detector_used, cache_hit = self._face_boxes(
+            source, settings, n_out, progress, started, track_cache, video_sha256, note
+        )
+        timings["detect"] = time.perf_counter() - t
+
+        result = self._stream(source, feats, mux_from, outfile, settings, boxes, starts,
+                              n_out, progress, started, timings)
+        frames, faceless = result
+        if faceless:
+            note(f"{faceless} frame(s) without a face were passed through unchanged.")
+        timings["total"] = time.perf_counter() - started
+        return RenderResult(
+            outfile=Path(outfile), frames=frames, fps=fps, duration=float(frames / fps),
+            audio_duration=feats.duration, width=info.width - info.width % 2,
+            height=info.height - info.height % 2, faceless_frames=faceless,
+            detector_used=detector_used, track_cache_hit=cache_hit, timings=timings,
+            model_sha256=self.model_sha256, model_name=self.model_name, log=lines,
+        )
+
+    def _face_boxes(self, source: VideoSource, settings: RenderSettings, n_out: int,
+                    progress, started, track_cache, video_sha256, note):
+        """Per-source-frame crop boxes (N, 4) int (-1 = no face); a fixed box is (1, 4)."""
+        info = source.info
+        if settings.box is not None:
+            y1, y2, x1, x2 = settings.box
+            x2, y2 = min(x2, info.width), min(y2, info.height)
+            if x1 >= x2 or y1 >= y2:
+                raise BadBox(f"The box {settings.box} lies outside the {info.width}x{info.height} frame.")
+            note("Face box: fixed (no detection, no padding, no smoothing).")
+            return np.array([[x1, y1, x2, y2]], np.int64), "box", False
+
+        detector = self.detector()
+        note(self._detector_note)
+        key = settings.detection_key()
+        track = None
+        if track_cache is not None:
+            video_sha256 = video_sha256 or file_sha256(source.path)
+            track = track_cache.get(video_sha256, detector.name, key)
+            if track is not None and not track.complete and track.n_frames < n_out:
+                track = None  # cached for a shorter audio: not enough frames
+        cache_hit = track is not None
+        if cache_hit:
+            note("Face track: from cache (detection skipped).")
+        else:
+            small = detect_frame_size(info.width, info.height, settings.detect_size)
+            expected = min(n_out, info.frames_estimate or n_out)
+            stage = _Stage("detect", expected, progress, started)
+            track = build_track(
+                source.frames(size=small, stop=None if info.is_image else n_out + 1),
+                detector.detect, (small[0] / info.width, small[1] / info.height),
+                info.width, info.height, info.fps, detector.name,
+                key_interval=settings.key_interval, limit=n_out,
+                on_frames=stage.advance,
+            )
+            stage.total = max(stage.done, 1)
+            stage.advance(0, force=True)
+            if track_cache is not None:
+                track_cache.put(video_sha256, detector.name, key, track)
+        if not track.valid.any():
+            raise NoFaceFound(f"No face was found in {source.path.name}.")
+        if track.complete:
+            source.n_frames = track.n_frames
+        return track.render_boxes(settings.pads, settings.smooth_window), detector.name, cache_hit
+
+    def _stream(self, source, feats, mux_from, outfile, settings, boxes, starts, n_out,
+                progress, started, timings) -> tuple[int, int]:
+        info = source.info
+        bs = self.batch_size
+        gen = self.generator(settings.fp16)
+        stop = threading.Event()
+        frames_q: queue.Queue = queue.Queue(maxsize=2 * bs)
+        out_q: queue.Queue = queue.Queue(maxsize=2 * bs)
+        writer = VideoWriter(outfile, info.width, info.height, info.fps, mux_from,
+                             crf=settings.quality, preset=settings.preset,
+                             lossless=settings.lossless)
+
+        def decode(worker: _Worker) -> None:
+            it = source.playback(n_out, settings.loop)
+            while not stop.is_set():
+                t = time.perf_counter()
+                item = next(it, _END)
+                worker.busy += time.perf_counter() - t
+                if not _put(frames_q, item, stop) or item is _END:
+                    return
+
+        def encode(worker: _Worker) -> None:
+            while True:
+                try:
+                    item = out_q.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                if item is _END:
+                    return
+                t = time.perf_counter()
+                writer.write(item)
+                worker.busy += time.perf_counter() - t
+
+        decoder, encoder = _Worker(decode, "lipsync-decode"), _Worker(encode, "lipsync-encode")
+        stage = _Stage("infer", n_out, progress, started)
+        faceless = 0
+        infer_s = paste_s = 0.0
+        fixed = boxes if len(boxes) == 1 else None
+        try:
+            decoder.start()
+            encoder.start()
+            done = False
+            while not done:
+                batch = []
+                while len(batch) < bs:
+                    item = self._get(frames_q, decoder)
+                    if item is _END:
+                        done = True
+                        break
+                    batch.append(item)
+                if not batch:
+                    break
+                t = time.perf_counter()
+                rows = []
+                for i, k, img in batch:
+                    box = fixed[0] if fixed is not None else (boxes[k] if k < len(boxes) else None)
+                    ok = box is not None and box[2] - box[0] >= 2 and box[3] - box[1] >= 2
+                    rows.append(box if ok else None)
+                faced = [j for j, b in enumerate(rows) if b is not None]
+                outs = [img for _, _, img in batch]
+                if faced:
+                    crops = np.stack([crop_face(batch[j][2], rows[j]) for j in faced])
+                    mels = np.stack([feats.mel[:, starts[batch[j][0]]:starts[batch[j][0]] + MEL_STEP]
+                                     for j in faced])
+                    t1 = time.perf_counter()
+                    pred = gen(crops, mels)
+                    infer_s += time.perf_counter() - t1
+                    for p, j in zip(pred, faced):
+                        outs[j] = paste_mouth(batch[j][2], p, rows[j], settings.blend)
+                faceless += len(batch) - len(faced)
+                paste_s += time.perf_counter() - t
+                for img in outs:
+                    if not self._put_checked(out_q, img, stop, encoder):
+                        raise encoder.error or LipSyncError("The encoder stopped.")
+                stage.advance(len(batch))
+            self._put_checked(out_q, _END, stop, encoder)
+            encoder.join()
+            if encoder.error:
+                raise encoder.error
+            if writer.frames != n_out:
+                raise CorruptMedia(f"{source.path.name} could not be decoded to the end "
+                                   f"({writer.frames} of {n_out} frames).")
+            t = time.perf_counter()
+            estage = _Stage("encode", 1, progress, started)
+            writer.finish()
+            estage.advance(1, force=True)
+            timings["finish"] = time.perf_counter() - t
+        except BaseException:
+            stop.set()
+            for th in (decoder, encoder):
+                if th.is_alive():
+                    th.join(timeout=10)
+            writer.abort()
+            raise
+        timings["infer"] = infer_s
+        timings["crop_paste"] = paste_s - infer_s
+        timings["decode"] = decoder.busy
+        timings["encode"] = encoder.busy
+        return writer.frames, faceless
+
+    @staticmethod
+    def _get(q: queue.Queue, producer: _Worker):
+        while True:
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                if producer.error is not None:
+                    raise producer.error
+                if not producer.is_alive() and q.empty():
+                    if producer.error is not None:
+                        raise producer.error
+                    return _END
+
+    @staticmethod
+    def _put_checked(q: queue.Queue, item, stop: threading.Event, consumer: _Worker) -> bool:
+        while True:
+            if consumer.error is not None:
+                raise consumer.error
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if not consumer.is_alive():
+                    return False

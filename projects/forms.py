@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from projects.models import Asset, Project, Template, default_render_settings
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class RenderSettingsForm(forms.Form):
+    """The knobs of a render, shared by templates and new batches."""
+
+    pad_top = forms.IntegerField(label=_("Pad top (px)"), min_value=0, max_value=400, initial=0)
+    pad_bottom = forms.IntegerField(
+        label=_("Pad bottom (px)"),
+        min_value=0,
+        max_value=400,
+        initial=10,
+        help_text=_("Extra pixels below the detected face, so the chin is included."),
+    )
+    pad_left = forms.IntegerField(label=_("Pad left (px)"), min_value=0, max_value=400, initial=0)
+    pad_right = forms.IntegerField(label=_("Pad right (px)"), min_value=0, max_value=400, initial=0)
+    blend = forms.ChoiceField(
+        label=_("Blending"),
+        choices=[("feather", _("Feathered mouth area (no visible box)")), ("none", _("Whole face box (like Wav2Lip)"))],
+        initial="feather",
+    )
+    loop = forms.ChoiceField(
+        label=_("When the audio is longer than the video"),
+        choices=[("pingpong", _("Play the video forwards then backwards (no jump)")), ("forward", _("Start the video again from the beginning"))],
+        initial="pingpong",
+    )
+    quality = forms.ChoiceField(
+        label=_("Output quality"),
+        choices=[
+            ("standard", _("Standard (small files)")),
+            ("high", _("High")),
+            ("lossless", _("Lossless (large files, for editing)")),
+        ],
+        initial="standard",
+    )
+
+    SETTING_FIELDS = ("pad_top", "pad_bottom", "pad_left", "pad_right", "blend", "loop", "quality")
+
+    @classmethod
+    def initial_from(cls, settings: dict | None) -> dict:
+        merged = default_render_settings()
+        merged.update({k: v for k, v in (settings or {}).items() if k in cls.SETTING_FIELDS})
+        return merged
+
+    def settings_dict(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.SETTING_FIELDS}
+
+
+class TemplateForm(RenderSettingsForm):
+    name = forms.CharField(label=_("Template name"), max_length=200)
+    avatar = forms.ModelChoiceField(
+        label=_("Presenter video or image"), queryset=Asset.objects.none(), empty_label=None
+    )
+
+    field_order = ["name", "avatar"]
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["avatar"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
+
+    def save(self, project: Project, instance: Template | None = None) -> Template:
+        template = instance or Template(project=project)
+        template.name = self.cleaned_data["name"]
+        template.avatar = self.cleaned_data["avatar"]
+        template.settings = self.settings_dict()
+        template.save()
+        project.touch()
+        return template

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from heygem_site.files import serve_private
+from projects import access
+from projects.forms import ProjectForm, RenderSettingsForm, TemplateForm
+from projects.models import Asset, Project
+from projects.preflight import describe
+from projects.uploads import ingest
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    show_archived = request.GET.get("archived") == "1"
+    projects = (
+        access.projects_for(request.user)
+        .filter(archived=show_archived)
+        .annotate(
+            audio_count=Count("assets", filter=Q(assets__kind=Asset.Kind.AUDIO), distinct=True),
+            video_count=Count("assets", filter=~Q(assets__kind=Asset.Kind.AUDIO), distinct=True),
+            template_count=Count("templates", distinct=True),
+        )
+        .select_related("owner")
+    )
+    return render(request, "projects/list.html", {"projects": projects, "show_archived": show_archived})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        project = form.save(commit=False)
+        project.owner = request.user
+        project.save()
+        messages.success(request, _("Project “%(name)s” created.") % {"name": project.name})
+        return redirect(project)
+    return render(request, "projects/form.html", {"form": form})
+
+
+@login_required
+def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    assets = list(project.assets.all())
+    context = {
+        "project": project,
+        "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],
+        "visuals": [a for a in assets if a.kind != Asset.Kind.AUDIO],
+        "templates": project.templates.select_related("avatar"),
+    }
+    return render(request, "projects/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Project saved."))
+        return redirect(project)
+    return render(request, "projects/form.html", {"form": form, "project": project})
+
+
+@login_required
+@require_POST
+def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    project.archived = not project.archived
+    project.save(update_fields=["archived"])
+    if project.archived:
+        messages.success(request, _("Project “%(name)s” archived.") % {"name": project.name})
+    else:
+        messages.success(request, _("Project “%(name)s” restored.") % {"name": project.name})
+    return redirect("projects:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    if request.method == "POST":
+        name = project.name
+        delete_project(project)
+        messages.success(request, _("Project “%(name)s” deleted.") % {"name": name})
+        return redirect("projects:list")
+    return render(request, "projects/confirm_delete.html", {"project": project})
+
+
+def delete_project(project: Project) -> None:
+    files = []
+    for asset in project.assets.all():
+        files += [f for f in (asset.file, asset.poster) if f]
+    project.templates.all().delete()
+    project.delete()
+    for field in files:
+        field.storage.delete(field.name)
+
+
+@login_required
+@require_POST
+def asset_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    files = request.FILES.getlist("files")
+    outcomes = [ingest(project, upload) for upload in files]
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if wants_json:
+        return JsonResponse(
+            {
+                "files": [
+                    {
+                        "name": o.name,
+                        "ok": o.ok,
+                        "duplicate": o.duplicate,
+                        "error": o.error,
+                        "asset": o.asset.pk if o.asset else None,
+                        "url": o.asset.get_absolute_url() if o.asset else None,
+                    }
+                    for o in outcomes
+                ]
+            },
+            status=200 if files else 400,
+        )
+    if not files:
+        messages.error(request, _("Choose at least one file to upload."))
+    for outcome in outcomes:
+        if outcome.error:
+            messages.error(request, outcome.error)
+        elif outcome.duplicate:
+            messages.info(
+                request,
+                _("%(name)s is already in this project as “%(existing)s”.")
+                % {"name": outcome.name, "existing": outcome.asset.original_name},
+            )
+        else:
+            messages.success(request, _("%(name)s uploaded.") % {"name": outcome.name})
+    return redirect(project)
+
+
+@login_required
+def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = access.get_asset(request, pk)
+    warnings = [describe(f) for f in asset.preflight]
+    return render(request, "projects/asset.html", {"asset": asset, "project": asset.project, "warnings": warnings})
+
+
+@login_required
+def asset_file(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = access.get_asset(request, pk)
+    return serve_private(request, asset.file, asset.original_name, attachment=request.GET.get("download") == "1")
+
+
+@login_required
+def asset_poster(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = access.get_asset(request, pk)
+    return serve_private(request, asset.poster, f"{asset.pk}.jpg")
+
+
+@login_required
+@require_POST
+def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = access.get_asset(request, pk)
+    project = asset.project
+    if asset.templates.exists():
+        messages.error(
+            request,
+            _("%(name)s is used by a template; delete the template first.") % {"name": asset.original_name},
+        )
+        return redirect(asset)
+    files = [f for f in (asset.file, asset.poster) if f]
+    asset.delete()
+    for field in files:
+        field.storage.delete(field.name)
+    messages.success(request, _("%(name)s deleted.") % {"name": asset.original_name})
+    return redirect(project)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    initial = RenderSettingsForm.initial_from(None)
+    if "avatar" in request.GET:
+        initial["avatar"] = request.GET["avatar"]
+    form = TemplateForm(request.POST or None, project=project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        template = form.save(project)
+        messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
+        return redirect(project)
+    return render(request, "projects/template_form.html", {"form": form, "project": project})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    template = access.get_template(request, pk)
+    project = template.project
+    initial = {**RenderSettingsForm.initial_from(template.settings), "name": template.name, "avatar": template.avatar_id}
+    form = TemplateForm(request.POST or None, project=project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        form.save(project, instance=template)
+        messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
+        return redirect(project)
+    return render(request, "projects/template_form.html", {"form": form, "project": project, "template": template})
+
+
+@login_required
+@require_POST
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    template = access.get_template(request, pk)
+    project = template.project
+    template.delete()
+    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
+    return redirect(project)

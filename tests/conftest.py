@@ -1,0 +1,109 @@
+"""Shared fixtures: three people (alice owns things, bob is another team
+member, staff is an administrator), small real media files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from django.test import Client
+
+from tests import mediafactory
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="sam-pass-123", is_staff=True)
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return _client_for(bob)
+
+
+@pytest.fixture
+def staff_client(staff) -> Client:
+    return _client_for(staff)
+
+
+@pytest.fixture
+def project(alice):
+    from projects.models import Project
+
+    return Project.objects.create(owner=alice, name="Physics 101")
+
+
+# --- media: built once per session, copied by tests that change them ----------
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(media_dir) -> Path:
+    return shutil.copy(FIXTURES / "speech_en_16k.wav", media_dir / "speech.wav")
+
+
+@pytest.fixture(scope="session")
+def face_clip(media_dir) -> Path:
+    return mediafactory.make_face_clip(media_dir / "presenter.mp4", seconds=1.0, fps=25, size=(320, 240))
+
+
+@pytest.fixture(scope="session")
+def faceless_clip(media_dir) -> Path:
+    return mediafactory.make_faceless_clip(media_dir / "landscape.mp4", seconds=1.0, fps=25, size=(320, 240))
+
+
+@pytest.fixture(scope="session")
+def face_jpg(media_dir) -> Path:
+    return mediafactory.make_face_image(media_dir / "portrait.jpg", size=(320, 240))
+
+
+def encode_audio(source_wav: Path, target: Path, codec: str, rate: int | None = None) -> Path:
+    """Re-encode a wav with PyAV (mp3, aac in m4a, opus in ogg, flac)."""
+    with av.open(str(source_wav)) as src:
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in src.decode(audio=0)]).astype(np.float32)
+        if samples.dtype != np.float32 or np.abs(samples).max() > 1.5:
+            samples = samples / 32768.0
+        sr = src.streams.audio[0].sample_rate
+    rate = rate or sr
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = sr
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate)
+        for rframe in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(rframe):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return target

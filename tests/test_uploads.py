@@ -1,0 +1,275 @@
+"""Uploading into a project: what goes in, what is refused and why."""
+
+import os
+import shutil
+from fractions import Fraction
+
+import pytest
+from django.urls import reverse
+
+from projects.models import Asset
+from tests import mediafactory
+from tests.conftest import encode_audio
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, project, *paths, names=None, json=True):
+    files = []
+    for i, path in enumerate(paths):
+        fh = open(path, "rb")
+        if names:
+            from django.core.files.uploadedfile import SimpleUploadedFile
+
+            fh = SimpleUploadedFile(names[i], fh.read())
+        files.append(fh)
+    headers = {"HTTP_ACCEPT": "application/json"} if json else {}
+    response = client.post(reverse("projects:upload", args=[project.pk]), {"files": files}, **headers)
+    for fh in files:
+        fh.close()
+    return response
+
+
+def test_audio_is_probed(alice_client, project, speech_wav):
+    response = upload(alice_client, project, speech_wav)
+    assert response.json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert asset.kind == Asset.Kind.AUDIO
+    assert asset.sample_rate == 16000 and asset.channels == 1
+    assert asset.duration == pytest.approx(7.35, abs=0.02)
+    assert asset.original_name == "speech.wav"
+    assert len(asset.sha256) == 64
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mp3", "libmp3lame"), (".m4a", "aac"), (".ogg", "libopus"), (".flac", "flac")])
+def test_common_audio_formats(alice_client, project, speech_wav, tmp_path, suffix, codec):
+    rate = 48000 if codec == "libopus" else None
+    path = encode_audio(speech_wav, tmp_path / f"voice{suffix}", codec, rate)
+    response = upload(alice_client, project, path)
+    assert response.json()["files"][0]["ok"], response.json()
+    assert project.assets.get().duration == pytest.approx(7.35, abs=0.1)
+
+
+def test_video_gets_facts_poster_and_clean_preflight(alice_client, project, face_clip):
+    upload(alice_client, project, face_clip)
+    asset = project.assets.get()
+    assert asset.kind == Asset.Kind.VIDEO
+    assert (asset.width, asset.height) == (320, 240)
+    assert asset.fps == Fraction(25)
+    assert asset.frame_count == 25
+    assert asset.video_codec == "h264"
+    assert asset.poster
+    assert [f["code"] for f in asset.preflight] == ["low_resolution"]
+    poster = alice_client.get(reverse("projects:asset_poster", args=[asset.pk]))
+    assert poster.status_code == 200 and poster["Content-Type"] == "image/jpeg"
+
+
+def test_ntsc_frame_rate_is_kept_exact(alice_client, project, tmp_path):
+    path = mediafactory.make_face_clip(tmp_path / "ntsc.mp4", seconds=0.5, fps=Fraction(30000, 1001))
+    upload(alice_client, project, path)
+    asset = project.assets.get()
+    assert (asset.fps_num, asset.fps_den) == (30000, 1001)
+
+
+def test_faceless_video_warns_before_rendering(alice_client, project, faceless_clip):
+    upload(alice_client, project, faceless_clip)
+    asset = project.assets.get()
+    codes = {f["code"]: f["params"] for f in asset.preflight}
+    assert codes["no_face"]["percent"] == 100
+    page = alice_client.get(asset.get_absolute_url()).content.decode()
+    assert "No face found in any sampled frame" in page
+
+
+def test_partly_faceless_video_reports_the_share(alice_client, project, tmp_path):
+    path = mediafactory.make_face_clip(tmp_path / "half.mp4", seconds=2.0, fps=12, faceless_frames=range(12, 24))
+    upload(alice_client, project, path)
+    finding = next(f for f in project.assets.get().preflight if f["code"] == "no_face")
+    assert 30 <= finding["params"]["percent"] <= 70
+
+
+def test_small_face_is_flagged(alice_client, project, tmp_path):
+    import cv2
+    import numpy as np
+
+    face = cv2.imread(str(mediafactory.make_face_image(tmp_path / "f.png", size=(480, 360))))
+    canvas = np.full((1080, 1920, 3), 90, np.uint8)
+    canvas[400:760, 700:1180] = face
+    path = tmp_path / "far.png"
+    cv2.imwrite(str(path), canvas)
+    upload(alice_client, project, path)
+    assert "small_face" in [f["code"] for f in project.assets.get().preflight]
+
+
+def test_image_upload(alice_client, project, face_jpg):
+    upload(alice_client, project, face_jpg)
+    asset = project.assets.get()
+    assert asset.kind == Asset.Kind.IMAGE
+    assert (asset.width, asset.height) == (320, 240)
+    assert "no_face" not in [f["code"] for f in asset.preflight]
+
+
+def test_several_files_at_once_and_one_bad(alice_client, project, speech_wav, face_clip, tmp_path):
+    junk = tmp_path / "notes.mp4"
+    junk.write_bytes(b"this is not a video at all" * 100)
+    response = upload(alice_client, project, speech_wav, junk, face_clip)
+    results = response.json()["files"]
+    assert [r["ok"] for r in results] == [True, False, True]
+    assert "notes.mp4" in results[1]["error"]
+    assert project.assets.count() == 2
+
+
+def refused(client, project, path, name=None):
+    response = upload(client, project, path, names=[name] if name else None)
+    result = response.json()["files"][0]
+    assert not result["ok"]
+    assert project.assets.count() == 0
+    return result["error"]
+
+
+def test_zero_byte_file_is_refused(alice_client, project, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert refused(alice_client, project, empty) == "empty.wav is empty (0 bytes)."
+
+
+def test_too_large_file_is_refused(alice_client, project, speech_wav, settings):
+    settings.HEYGEM_MAX_UPLOAD_MB = 0
+    error = refused(alice_client, project, speech_wav)
+    assert "speech.wav is larger than the upload limit of 0 MB" in error
+
+
+def test_image_renamed_mp4_is_refused(alice_client, project, face_jpg, tmp_path):
+    fake = shutil.copy(face_jpg, tmp_path / "lecture.mp4")
+    error = refused(alice_client, project, fake)
+    assert "lecture.mp4 is really an image file" in error
+
+
+def test_truncated_mp4_is_refused(alice_client, project, tmp_path):
+    clip = mediafactory.make_face_clip(tmp_path / "whole.mp4", seconds=1.0)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    error = refused(alice_client, project, cut)
+    assert error.startswith("cut.mp4 is incomplete")
+
+
+def test_truncated_faststart_mp4_is_refused(alice_client, project, tmp_path, face_clip):
+    import av
+
+    faststart = tmp_path / "fast.mp4"
+    with av.open(str(face_clip)) as src, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    data = faststart.read_bytes()
+    cut = tmp_path / "fastcut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    error = refused(alice_client, project, cut)
+    assert "fastcut.mp4" in error and ("incomplete" in error or "damaged" in error)
+
+
+def test_text_file_is_refused(alice_client, project, tmp_path):
+    path = tmp_path / "voice.wav"
+    path.write_text("RIFF? no, just text")
+    assert "voice.wav is not an audio, video or image file that can be read." == refused(alice_client, project, path)
+
+
+def test_unsupported_extension_is_refused(alice_client, project, speech_wav):
+    error = refused(alice_client, project, speech_wav, name="speech.exe")
+    assert "“.exe” are not supported" in error
+
+
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("my lecture 1.wav", "my lecture 1.wav"),
+        ("讲座 第一课.wav", "讲座 第一课.wav"),
+        ("../../x.wav", "x.wav"),
+        ("..\\..\\evil.wav", "evil.wav"),
+        ("a" * 300 + ".wav", "a" * 251 + ".wav"),
+    ],
+)
+def test_odd_names_are_display_names_only(alice_client, project, speech_wav, name, shown):
+    response = upload(alice_client, project, speech_wav, names=[name])
+    assert response.json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert asset.original_name == shown
+    key = asset.file.name
+    assert key.startswith(f"uploads/{project.owner_id}/{project.pk}/")
+    assert ".." not in key and " " not in key and key.isascii()
+    assert os.path.realpath(asset.file.path).startswith(os.path.realpath(asset.file.storage.location))
+
+
+def test_same_file_twice_is_recognised(alice_client, project, speech_wav):
+    upload(alice_client, project, speech_wav)
+    result = upload(alice_client, project, speech_wav, names=["again.wav"]).json()["files"][0]
+    assert result["ok"] and result["duplicate"]
+    assert project.assets.count() == 1
+
+
+def test_form_post_without_javascript(alice_client, project, speech_wav, tmp_path):
+    empty = tmp_path / "zero.wav"
+    empty.write_bytes(b"")
+    response = upload(alice_client, project, speech_wav, empty, json=False)
+    assert response.status_code == 302
+    page = alice_client.get(project.get_absolute_url()).content.decode()
+    assert "speech.wav uploaded." in page
+    assert "zero.wav is empty (0 bytes)." in page
+
+
+def test_other_member_cannot_upload_or_read(alice_client, bob_client, project, face_clip):
+    upload(alice_client, project, face_clip)
+    asset = project.assets.get()
+    assert upload(bob_client, project, face_clip).status_code == 404
+    for name in ("asset", "asset_file", "asset_poster"):
+        assert bob_client.get(reverse(f"projects:{name}", args=[asset.pk])).status_code == 404
+    assert bob_client.post(reverse("projects:asset_delete", args=[asset.pk])).status_code == 404
+    assert Asset.objects.filter(pk=asset.pk).exists()
+
+
+def test_owner_downloads_original_with_its_name(alice_client, project, speech_wav):
+    upload(alice_client, project, speech_wav, names=["讲座.wav"])
+    asset = project.assets.get()
+    response = alice_client.get(reverse("projects:asset_file", args=[asset.pk]) + "?download=1")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == speech_wav.read_bytes()
+    assert "attachment" in response["Content-Disposition"]
+    assert "%E8%AE%B2%E5%BA%A7.wav" in response["Content-Disposition"]
+
+
+def test_range_request_for_players(alice_client, project, speech_wav):
+    upload(alice_client, project, speech_wav)
+    asset = project.assets.get()
+    response = alice_client.get(reverse("projects:asset_file", args=[asset.pk]), HTTP_RANGE="bytes=10-19")
+    assert response.status_code == 206
+    assert b"".join(response.streaming_content) == speech_wav.read_bytes()[10:20]
+
+
+def test_asset_page_shows_facts(alice_client, project, face_clip):
+    upload(alice_client, project, face_clip)
+    asset = project.assets.get()
+    page = alice_client.get(asset.get_absolute_url()).content.decode()
+    assert "320×240" in page and "25 fps" in page
+
+
+def test_delete_asset(alice_client, project, speech_wav):
+    upload(alice_client, project, speech_wav)
+    asset = project.assets.get()
+    path = asset.file.path
+    alice_client.post(reverse("projects:asset_delete", args=[asset.pk]))
+    assert not project.assets.exists()
+    assert not os.path.exists(path)
+
+
+def test_two_people_are_flagged(alice_client, project, tmp_path):
+    import cv2
+    import numpy as np
+
+    face = cv2.imread(str(mediafactory.make_face_image(tmp_path / "f.png", size=(320, 240))))
+    path = tmp_path / "duo.png"
+    cv2.imwrite(str(path), np.hstack([face, face]))
+    upload(alice_client, project, path)
+    assert "several_faces" in [f["code"] for f in project.assets.get().preflight]
