@@ -216,6 +216,15 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 # Where the user installs the Wav2Lip / S3FD weights (see `manage.py install_models`).
 HEYGEM_MODEL_DIR = env_path("HEYGEM_MODEL_DIR", VAR_DIR / "models")
 HEYGEM_SCRATCH_DIR = env_path("HEYGEM_SCRATCH_DIR", VAR_DIR / "scratch")
+# Worker-local caches: mel features per audio, face tracks per video.
+HEYGEM_CACHE_DIR = env_path("HEYGEM_CACHE_DIR", VAR_DIR / "cache")
+# auto (CUDA when available), cpu or cuda.
+HEYGEM_DEVICE = env_choice("HEYGEM_DEVICE", "auto", ("auto", "cpu", "cuda"))
+HEYGEM_FP16 = env_bool("HEYGEM_FP16", True)
+# How many times a render whose worker died mid-job is queued again (0 = mark it failed).
+HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
+# Seconds between progress writes to the database and the live page.
+HEYGEM_PROGRESS_INTERVAL = float(env_int("HEYGEM_PROGRESS_INTERVAL_MS", 500, minimum=50)) / 1000
 
 # --- security -----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -245,3 +254,76 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- operations & security (axes, CSP, logging) ---------------------------------
+# One appended block: it only adds to the settings above (see docs/deploy.md).
+from datetime import timedelta  # noqa: E402
+
+# Login lockout (django-axes). After HEYGEM_LOGIN_FAILURE_LIMIT failed logins
+# for one username from one address, that pair is refused for the cool-off
+# time, even with the right password. Keyed on the pair, not the address
+# alone: the whole team may share one office address, and one person's typos
+# must not lock everyone out. Behind Nginx the client address comes from
+# daphne --proxy-headers (deploy/systemd/heygem-web.service).
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # axes wants to be last
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
+]
+AXES_FAILURE_LIMIT = env_int("HEYGEM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HEYGEM_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "heygem_site.lockout.lockout_response"  # a page in plain words
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; failures are still logged
+
+# Content-Security-Policy (heygem_site/middleware.py): no inline script or
+# style anywhere in the app. The django-rq dashboard inlines both, so it alone
+# gets 'unsafe-inline' (staff only).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "heygem_site.middleware.ContentSecurityPolicyMiddleware",
+)
+CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "media-src": "'self' blob:",
+    "connect-src": "'self' ws: wss:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+}
+CSP_RELAXED_PATHS = ["/admin/rq/"]
+
+# /healthz answers over plain HTTP too: monitors probe daphne directly.
+SECURE_REDIRECT_EXEMPT = [*globals().get("SECURE_REDIRECT_EXEMPT", []), r"^healthz$"]
+
+# Structured logs (heygem_site/logging.py) on stdout: one JSON object per line
+# (or key=value with HEYGEM_LOG_FORMAT=keyvalue), carrying render_id, batch_id
+# and job_id when the caller passes them in extra=. With HEYGEM_LOG_FILE the
+# same records also go to that file, always as JSON (WatchedFileHandler:
+# logrotate can move it away).
+HEYGEM_LOG_FORMAT = env_choice("HEYGEM_LOG_FORMAT", "json", ("json", "keyvalue"))
+HEYGEM_LOG_FILE = env_str("HEYGEM_LOG_FILE")
+LOGGING.setdefault("formatters", {}).update(
+    json={"()": "heygem_site.logging.JsonFormatter"},
+    keyvalue={"()": "heygem_site.logging.KeyValueFormatter"},
+)
+LOGGING.setdefault("handlers", {})["stdout"] = {
+    "class": "logging.StreamHandler",
+    "stream": "ext://sys.stdout",
+    "formatter": HEYGEM_LOG_FORMAT,
+}
+if HEYGEM_LOG_FILE:
+    _log_file = Path(HEYGEM_LOG_FILE).expanduser().resolve()
+    _log_file.parent.mkdir(parents=True, exist_ok=True)
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.handlers.WatchedFileHandler",
+        "filename": str(_log_file),
+        "formatter": "json",
+    }
+    LOGGING.setdefault("root", {}).setdefault("handlers", []).append("file")

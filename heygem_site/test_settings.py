@@ -25,3 +25,8 @@ if not os.environ.get("REDIS_URL"):
 from heygem_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Processes started by the tests (worker, daphne) must see the test database:
+# an SQLite test database is a file, not the default in-memory one.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405

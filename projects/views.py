@@ -54,6 +54,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],
         "visuals": [a for a in assets if a.kind != Asset.Kind.AUDIO],
         "templates": project.templates.select_related("avatar"),
+        "batches": project.batches.prefetch_related("renders")[:20],
     }
     return render(request, "projects/detail.html", context)
 

@@ -107,3 +107,34 @@ def encode_audio(source_wav: Path, target: Path, codec: str, rate: int | None = 
         for packet in stream.encode():
             out.mux(packet)
     return target
+
+
+# --- rendering: a random-weight checkpoint (never a working model) -----------
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(media_dir) -> Path:
+    """A randomly initialised Wav2Lip in the official file format. It drives
+    every code path; its output is noise, and it is installed under a name
+    that says so."""
+    return mediafactory.make_random_checkpoint(media_dir / "random-weights-test-only.pth", seed=1)
+
+
+@pytest.fixture
+def model_dir(tmp_path, random_checkpoint, settings) -> Path:
+    directory = tmp_path / "models"
+    directory.mkdir()
+    shutil.copy(random_checkpoint, directory / random_checkpoint.name)
+    settings.HEYGEM_MODEL_DIR = directory
+    return directory
+
+
+@pytest.fixture(scope="session")
+def short_speech(media_dir) -> Path:
+    """1.2 s of the English speech fixture (voice from the first frame)."""
+    import soundfile
+
+    samples, rate = soundfile.read(FIXTURES / "speech_en_16k.wav")
+    path = media_dir / "short speech.wav"
+    soundfile.write(path, samples[rate // 2 : rate // 2 + int(1.2 * rate)], rate)
+    return path

@@ -49,3 +49,36 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+def live_database_url() -> str:
+    """DATABASE_URL of the database the running tests use (the test database
+    pytest-django created), for child processes."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    from urllib.parse import quote
+
+    auth = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"])
+    host = db["HOST"] or "127.0.0.1"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+def worker_env(model_dir: str | None = None, **extra: str) -> dict[str, str]:
+    env = platform_env(DATABASE_URL=live_database_url(), **extra)
+    if model_dir is not None:
+        env["HEYGEM_MODEL_DIR"] = str(model_dir)
+    return env
+
+
+def start_worker(*, model_dir=None, queues=("gpu", "default"), log_path=None, **extra) -> subprocess.Popen:
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    return subprocess.Popen(
+        [python(), "manage.py", "renderworker", "--queues", *queues],
+        cwd=ROOT, env=worker_env(model_dir, **extra), stdout=out, stderr=subprocess.STDOUT,
+    )

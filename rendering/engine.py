@@ -1,0 +1,71 @@
+"""The worker's lip-sync engine, loaded once and kept between jobs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from ml.errors import ModelNotInstalled
+from ml.install import find_installed
+from ml.pipeline import LipSyncEngine
+from ml.settings import RenderSettings
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_engine: LipSyncEngine | None = None
+_engine_key: tuple | None = None
+
+QUALITY_CRF = {"standard": 20, "high": 16}
+
+
+def get_engine() -> LipSyncEngine:
+    """The loaded engine; reloaded only when the installed files change."""
+    global _engine, _engine_key
+    installed = find_installed(settings.HEYGEM_MODEL_DIR)
+    if not installed.ready:
+        raise ModelNotInstalled()
+    stat = installed.wav2lip.stat()
+    key = (str(installed.wav2lip), stat.st_size, stat.st_mtime, installed.s3fd is not None)
+    with _lock:
+        if _engine is None or key != _engine_key:
+            log.info("loading lip-sync engine from %s", installed.wav2lip)
+            _engine = LipSyncEngine(
+                installed.wav2lip, device=settings.HEYGEM_DEVICE, detector="auto", model_dir=settings.HEYGEM_MODEL_DIR
+            )
+            _engine_key = key
+        return _engine
+
+
+def loaded_engine() -> LipSyncEngine | None:
+    return _engine
+
+
+def model_installed() -> bool:
+    return find_installed(settings.HEYGEM_MODEL_DIR).ready
+
+
+def engine_settings(values: dict) -> RenderSettings:
+    """Platform render settings (forms, templates) -> the engine's."""
+    quality = values.get("quality", "standard")
+    return RenderSettings(
+        pads=(
+            int(values.get("pad_top", 0)),
+            int(values.get("pad_bottom", 10)),
+            int(values.get("pad_left", 0)),
+            int(values.get("pad_right", 0)),
+        ),
+        blend=values.get("blend", "feather"),
+        loop=values.get("loop", "pingpong"),
+        lossless=quality == "lossless",
+        quality=QUALITY_CRF.get(quality, 20),
+    )
+
+
+def cache_dir(kind: str) -> Path:
+    path = Path(settings.HEYGEM_CACHE_DIR) / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path

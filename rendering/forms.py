@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from projects.forms import RenderSettingsForm
+from projects.models import Asset, Project, Template
+from rendering.models import Status
+
+
+class _AssetChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.original_name
+
+
+class BatchForm(RenderSettingsForm):
+    name = forms.CharField(label=_("Batch name"), max_length=200)
+    audio = forms.ModelChoiceField(
+        label=_("Voice recording"), queryset=Asset.objects.none(), required=False, empty_label=_("— choose —")
+    )
+    audio_file = forms.FileField(label=_("…or upload a new recording"), required=False)
+    videos = _AssetChoice(label=_("Presenter videos and images"), queryset=Asset.objects.none(), required=False,
+                          widget=forms.CheckboxSelectMultiple)
+    templates = forms.ModelMultipleChoiceField(label=_("Templates (use their own settings)"),
+                                               queryset=Template.objects.none(), required=False,
+                                               widget=forms.CheckboxSelectMultiple)
+
+    field_order = ["name", "audio", "audio_file", "videos", "templates"]
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["audio"].queryset = project.assets.filter(kind=Asset.Kind.AUDIO)
+        self.fields["videos"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
+        self.fields["templates"].queryset = project.templates.select_related("avatar")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("audio") and not data.get("audio_file"):
+            self.add_error("audio", _("Choose the voice recording, or upload one."))
+        if not data.get("videos") and not data.get("templates"):
+            self.add_error("videos", _("Choose at least one presenter video, image or template."))
+        return data
+
+
+class HistoryFilter(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any status")), *Status.choices])
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from projects.models import Asset, Project, Template
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+
+class Stage(models.TextChoices):
+    WAITING = "", _("Waiting")
+    AUDIO = "audio", _("Reading the audio")
+    DETECT = "detect", _("Detecting faces")
+    INFER = "infer", _("Lip-syncing")
+    ENCODE = "encode", _("Encoding")
+    STORE = "store", _("Storing")
+
+
+class RenderBatch(models.Model):
+    """One audio against N presenter videos or templates."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(_("name"), max_length=200)
+    audio = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", verbose_name=_("audio"))
+    settings = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("render batch")
+        verbose_name_plural = _("render batches")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("rendering:batch", args=[self.pk])
+
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in Status.values}
+        for render in self.renders.all():
+            counts[render.status] += 1
+        counts["total"] = sum(counts[s] for s in Status.values)
+        counts["finished"] = sum(counts[s] for s in FINISHED)
+        return counts
+
+    @property
+    def status(self) -> str:
+        """Derived from the items: active while any item is; then
+        succeeded, failed (none succeeded), partial, or cancelled."""
+        return derive_status(self.counts())
+
+
+def derive_status(counts: dict[str, int]) -> str:
+    if counts.get(Status.RUNNING):
+        return Status.RUNNING
+    if counts.get(Status.QUEUED):
+        return Status.QUEUED
+    total = counts.get("total", 0)
+    if total and counts.get(Status.SUCCEEDED) == total:
+        return Status.SUCCEEDED
+    if counts.get(Status.SUCCEEDED):
+        return "partial"
+    if counts.get(Status.FAILED):
+        return Status.FAILED
+    return Status.CANCELLED
+
+
+def _output_key(instance: "Render", filename: str) -> str:
+    batch = instance.batch
+    return f"outputs/{batch.owner_id}/{batch.project_id}/{batch.pk}/{instance.pk}-{uuid.uuid4().hex[:12]}.mp4"
+
+
+class Render(models.Model):
+    """One output of a batch: a presenter video (or template) with the batch audio."""
+
+    batch = models.ForeignKey(RenderBatch, on_delete=models.CASCADE, related_name="renders")
+    position = models.PositiveIntegerField(default=0)
+    source = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="renders", verbose_name=_("presenter"))
+    template = models.ForeignKey(Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="renders")
+    settings = models.JSONField(default=dict)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.WAITING, blank=True)
+    frames_done = models.PositiveIntegerField(default=0)
+    frames_total = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(default=0.0)  # 0..1 over the whole render
+    fps = models.FloatField(null=True, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    message = models.TextField(blank=True)  # for the user: why it failed, or notes
+    log = models.TextField(blank=True)
+
+    output = models.FileField(upload_to=_output_key, blank=True, max_length=300)
+    output_size = models.BigIntegerField(null=True, blank=True)
+    output_deleted_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    faceless_frames = models.PositiveIntegerField(null=True, blank=True)
+
+    timings = models.JSONField(default=dict, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    job_id = models.CharField(max_length=64, blank=True, db_index=True)
+    worker_name = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["batch", "position"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        verbose_name = _("render")
+        verbose_name_plural = _("renders")
+
+    def __str__(self) -> str:
+        return f"{self.batch.name} / {self.source.original_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rendering:render", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def has_output(self) -> bool:
+        return self.status == Status.SUCCEEDED and bool(self.output) and self.output_deleted_at is None
+
+    @property
+    def title(self) -> str:
+        return self.template.name if self.template else self.source.original_name
+
+    @property
+    def download_name(self) -> str:
+        stem = self.title.rsplit(".", 1)[0] if not self.template else self.title
+        return f"{stem} - {self.batch.name}.mp4"
+
+    def event(self, message: str = "") -> dict:
+        """The progress payload (DESIGN.md), one shape for every event."""
+        return {
+            "type": "render.progress",
+            "batch": self.batch_id,
+            "render": self.pk,
+            "status": self.status,
+            "stage": self.stage,
+            "done": self.frames_done,
+            "total": self.frames_total,
+            "progress": round(self.progress, 4),
+            "fps": round(self.fps, 1) if self.fps else None,
+            "eta_s": round(self.eta_s) if self.eta_s is not None else None,
+            "message": message or self.message,
+        }

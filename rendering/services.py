@@ -1,0 +1,159 @@
+"""What users and operators do to renders: start, cancel, retry, re-run,
+and the reconciliation of rows whose worker or job is gone."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import django_rq
+from django.db import transaction
+from django.utils import timezone
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from projects.models import Asset, Project, Template
+from rendering.events import publish
+from rendering.jobs import enqueue_render
+from rendering.models import ACTIVE, Render, RenderBatch, Stage, Status
+from rendering.worker import alive_workers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Item:
+    source: Asset
+    template: Template | None = None
+
+
+def create_batch(user, project: Project, name: str, audio: Asset, items: list[Item], settings: dict) -> RenderBatch:
+    """Create the batch and its renders in one transaction; the jobs are
+    sent to the queue when it commits, so a worker never sees a missing row."""
+    with transaction.atomic():
+        batch = RenderBatch.objects.create(owner=user, project=project, name=name, audio=audio, settings=settings)
+        for position, item in enumerate(items):
+            render = Render.objects.create(
+                batch=batch,
+                position=position,
+                source=item.source,
+                template=item.template,
+                settings=dict(item.template.settings) if item.template else dict(settings),
+            )
+            enqueue_render(render)
+        project.touch()
+    return batch
+
+
+def cancel_render(render: Render) -> bool:
+    updated = Render.objects.filter(pk=render.pk, status__in=ACTIVE).update(
+        status=Status.CANCELLED, finished_at=timezone.now(), eta_s=None, fps=None
+    )
+    if not updated:
+        return False
+    _drop_job(render.job_id)
+    render.refresh_from_db()
+    publish(render)
+    return True
+
+
+def cancel_batch(batch: RenderBatch) -> int:
+    return sum(cancel_render(render) for render in batch.renders.filter(status__in=ACTIVE))
+
+
+def retry_render(render: Render) -> bool:
+    """Queue a failed or cancelled item again (same row, a new job)."""
+    with transaction.atomic():
+        updated = Render.objects.filter(pk=render.pk, status__in=(Status.FAILED, Status.CANCELLED)).update(
+            status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, frames_done=0, frames_total=0,
+            fps=None, eta_s=None, error_code="", message="", finished_at=None, started_at=None,
+        )
+        if not updated:
+            return False
+        render.refresh_from_db()
+        enqueue_render(render)
+    publish(render)
+    return True
+
+
+def rerun(render: Render, user) -> RenderBatch:
+    """One click in the history: the same inputs and settings, as a new batch of one."""
+    batch = render.batch
+    return create_batch(
+        user, batch.project, batch.name, batch.audio, [Item(render.source, render.template)], render.settings
+    )
+
+
+def _drop_job(job_id: str) -> None:
+    if not job_id:
+        return
+    connection = django_rq.get_connection("gpu")
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return
+    try:
+        if job.get_status() in ("queued", "deferred", "scheduled"):
+            job.cancel()
+    except (InvalidJobOperation, NoSuchJobError):
+        pass
+
+
+# --- reconciliation -------------------------------------------------------------------
+
+#: A job that started less than this long ago may not have written its worker's heartbeat yet.
+GRACE = timedelta(seconds=20)
+
+
+def reconcile(retries: int | None = None) -> dict[str, int]:
+    """Fix rows whose worker died (SIGKILL, power loss) or whose job vanished.
+
+    - running, but its worker has no heartbeat: failed (or queued again while
+      attempts <= HEYGEM_RENDER_RETRIES);
+    - queued, but its job is in no queue: queued again.
+    """
+    from django.conf import settings
+
+    retries = settings.HEYGEM_RENDER_RETRIES if retries is None else retries
+    now = timezone.now()
+    alive = alive_workers()
+    counts = {"failed": 0, "requeued": 0}
+    for render in Render.objects.filter(status=Status.RUNNING, started_at__lt=now - GRACE).select_related("batch"):
+        if render.worker_name in alive:
+            continue
+        if render.attempts <= retries:
+            counts["requeued"] += _requeue(render, "Worker lost; queued again.")
+        else:
+            counts["failed"] += _mark_lost(render, "worker_lost", "The worker stopped while rendering.")
+    connection = django_rq.get_connection("gpu")
+    for render in Render.objects.filter(status=Status.QUEUED, created_at__lt=now - GRACE).select_related("batch"):
+        if not render.job_id or not connection.exists(Job.key_for(render.job_id)):
+            counts["requeued"] += _requeue(render, "The queued job was lost; queued again.")
+    return counts
+
+
+def _requeue(render: Render, line: str) -> int:
+    with transaction.atomic():
+        updated = Render.objects.filter(pk=render.pk, status=render.status, job_id=render.job_id).update(
+            status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, fps=None, eta_s=None,
+            log=(render.log + "\n" if render.log else "") + line,
+        )
+        if updated:
+            render.refresh_from_db()
+            enqueue_render(render)
+    if updated:
+        publish(render)
+    return updated
+
+
+def _mark_lost(render: Render, code: str, line: str) -> int:
+    updated = Render.objects.filter(pk=render.pk, status=Status.RUNNING, job_id=render.job_id).update(
+        status=Status.FAILED, error_code=code, message=line, finished_at=timezone.now(), eta_s=None, fps=None,
+        log=(render.log + "\n" if render.log else "") + line,
+    )
+    if updated:
+        render.refresh_from_db()
+        publish(render)
+        log.warning("render %s: %s", render.pk, line, extra={"render_id": render.pk})
+    return updated

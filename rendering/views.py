@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from heygem_site.files import content_disposition, serve_private
+from projects import access as project_access
+from projects.uploads import ingest
+from rendering import access, services
+from rendering.engine import model_installed
+from rendering.forms import BatchForm, HistoryFilter
+from rendering.messages import error_text
+from rendering.models import Render, Status
+from rendering.zipstream import safe_name, stream_zip, unique_names
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = project_access.get_project(request, pk)
+    initial = BatchForm.initial_from(None)
+    initial["name"] = _("Batch %(date)s") % {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
+    for key in ("audio", "videos", "templates"):
+        if key in request.GET:
+            initial[key] = request.GET.getlist(key)
+    form = BatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        audio = form.cleaned_data["audio"]
+        upload = form.cleaned_data.get("audio_file")
+        if upload:
+            outcome = ingest(project, upload)
+            if outcome.error:
+                form.add_error("audio_file", outcome.error)
+            elif outcome.asset.kind != "audio":
+                form.add_error("audio_file", _("%(name)s is not an audio file.") % {"name": outcome.name})
+            else:
+                audio = outcome.asset
+        if form.is_valid():
+            items = [services.Item(video) for video in form.cleaned_data["videos"]]
+            items += [services.Item(t.avatar, t) for t in form.cleaned_data["templates"]]
+            batch = services.create_batch(
+                request.user, project, form.cleaned_data["name"], audio, items, form.settings_dict()
+            )
+            return redirect(batch)
+    context = {
+        "project": project,
+        "form": form,
+        "model_installed": model_installed(),
+        "audio_durations": {a.pk: a.duration or 0 for a in form.fields["audio"].queryset},
+    }
+    return render(request, "rendering/batch_form.html", context)
+
+
+@login_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = access.get_batch(request, pk)
+    renders = list(batch.renders.select_related("source", "template"))
+    for item in renders:
+        item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
+    counts = {status: 0 for status in Status.values}
+    for item in renders:
+        counts[item.status] += 1
+    context = {
+        "batch": batch,
+        "project": batch.project,
+        "renders": renders,
+        "counts": counts,
+        "finished": counts[Status.SUCCEEDED] + counts[Status.FAILED] + counts[Status.CANCELLED],
+        "model_installed": model_installed(),
+    }
+    return render(request, "rendering/batch.html", context)
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = access.get_batch(request, pk)
+    count = services.cancel_batch(batch)
+    messages.info(request, _("%(count)d item(s) cancelled.") % {"count": count})
+    return redirect(batch)
+
+
+@login_required
+@require_POST
+def render_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_render(request, pk)
+    if not services.cancel_render(item):
+        messages.info(request, _("That item had already finished."))
+    return redirect(item.batch)
+
+
+@login_required
+@require_POST
+def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_render(request, pk)
+    if not services.retry_render(item):
+        messages.info(request, _("Only failed or cancelled items can be retried."))
+    return redirect(item.batch)
+
+
+@login_required
+@require_POST
+def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_render(request, pk)
+    batch = services.rerun(item, request.user)
+    messages.success(request, _("Started again as a new batch."))
+    return redirect(batch)
+
+
+@login_required
+def render_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One item of the batch page, for the live page to swap in."""
+    item = access.get_render(request, pk)
+    item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
+    return render(request, "rendering/_render_row.html", {"r": item})
+
+
+@login_required
+def render_file(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_render(request, pk)
+    if not item.has_output:
+        raise Http404
+    return serve_private(request, item.output, item.download_name, attachment=request.GET.get("download") == "1")
+
+
+@login_required
+def batch_zip(request: HttpRequest, pk: int) -> HttpResponse:
+    """All outputs that succeeded so far, as one zip (streamed)."""
+    batch = access.get_batch(request, pk)
+    done = [r for r in batch.renders.select_related("source", "template") if r.has_output]
+    if not done:
+        messages.info(request, _("No finished videos to download yet."))
+        return redirect(batch)
+    names = unique_names(f"{safe_name(r.title.rsplit('.', 1)[0] if not r.template_id else r.title)}.mp4" for r in done)
+    response = StreamingHttpResponse(
+        stream_zip([(name, r.output) for name, r in zip(names, done)]), content_type="application/zip"
+    )
+    response["Content-Disposition"] = content_disposition(f"{safe_name(batch.name)}.zip", attachment=True)
+    return response
+
+
+@login_required
+def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_render(request, pk)
+    context = {
+        "render": item,
+        "batch": item.batch,
+        "project": item.batch.project,
+        "error_display": error_text(item.error_code, item.message) if item.status == Status.FAILED else "",
+    }
+    return render(request, "rendering/render.html", context)
+
+
+@login_required
+def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    project = project_access.get_project(request, pk) if pk is not None else None
+    renders = access.renders_for(request.user).select_related(
+        "batch", "batch__project", "batch__audio", "source", "template"
+    )
+    if project is not None:
+        renders = renders.filter(batch__project=project)
+    form = HistoryFilter(request.GET or None)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"]:
+            renders = renders.filter(status=data["status"])
+        if data["since"]:
+            renders = renders.filter(created_at__gte=_day_start(data["since"]))
+        if data["until"]:
+            renders = renders.filter(created_at__lt=_day_start(data["until"]) + timezone.timedelta(days=1))
+        if data["q"]:
+            renders = renders.filter(Q(batch__name__icontains=data["q"]) | Q(source__original_name__icontains=data["q"]))
+    page = Paginator(renders.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
+    for item in page:
+        item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "form": form, "project": project, "query": query.urlencode()}
+    return render(request, "rendering/history.html", context)
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))

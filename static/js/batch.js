@@ -1,0 +1,81 @@
+// Live batch page: progress events arrive over a WebSocket and update each
+// item in place. When an item finishes (or after a reconnect) its row is
+// fetched again from the server, which renders the player, the download
+// link, the translated error and the right buttons.
+(function () {
+  "use strict";
+  const list = document.querySelector("[data-batch]");
+  if (!list) return;
+  const labels = JSON.parse(list.dataset.labels || "{}");
+  const summary = document.querySelector("[data-batch-summary]");
+  const live = document.querySelector("[data-live-status]");
+  const FINAL = ["succeeded", "failed", "cancelled"];
+  let retryDelay = 1000;
+
+  function field(row, name) { return row.querySelector('[data-field="' + name + '"]'); }
+
+  function updateSummary() {
+    if (!summary) return;
+    const rows = list.querySelectorAll("[data-render]");
+    const done = Array.from(rows).filter((r) => FINAL.includes(r.dataset.status)).length;
+    summary.textContent = summary.dataset.template.replace("%(done)s", done).replace("%(total)s", rows.length);
+  }
+
+  function refreshRow(id) {
+    return fetch("/renders/" + id + "/row/", { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : null))
+      .then((html) => {
+        const row = list.querySelector('[data-render="' + id + '"]');
+        if (!html || !row) return;
+        const holder = document.createElement("div");
+        holder.innerHTML = html.trim();
+        row.replaceWith(holder.firstElementChild);
+        updateSummary();
+      });
+  }
+
+  function apply(event) {
+    const row = list.querySelector('[data-render="' + event.render + '"]');
+    if (!row) return;
+    const wasFinal = FINAL.includes(row.dataset.status);
+    row.dataset.status = event.status;
+    row.className = "card render status-" + event.status;
+    field(row, "status").textContent = labels[event.status] || event.status;
+    if (typeof event.progress === "number") field(row, "progress").value = event.progress;
+    const active = event.status === "running" || event.status === "queued";
+    field(row, "stage").textContent = active ? (labels[event.stage] || "") : "";
+    field(row, "frames").textContent = event.total ? event.done + "/" + event.total : "";
+    field(row, "fps").textContent = active && event.fps ? event.fps.toFixed(1) + " fps" : "";
+    field(row, "eta").textContent = active && event.eta_s ? event.eta_s + " " + (labels.left || "s") : "";
+    if (FINAL.includes(event.status) || (wasFinal && !FINAL.includes(event.status))) refreshRow(event.render);
+    updateSummary();
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + window.location.host + list.dataset.socket);
+    socket.onopen = () => {
+      if (live) live.textContent = "";
+      if (retryDelay > 1000) {
+        // Events may have been missed while disconnected: resync unfinished rows.
+        list.querySelectorAll("[data-render]").forEach((row) => {
+          if (!FINAL.includes(row.dataset.status)) refreshRow(row.dataset.render);
+        });
+      }
+      retryDelay = 1000;
+    };
+    socket.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type === "render.progress" && String(event.batch) === list.dataset.batch) apply(event);
+    };
+    socket.onclose = (closed) => {
+      if (closed.code === 4401 || closed.code === 4404) return;
+      if (live) live.textContent = live.dataset.offline;
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    };
+  }
+
+  list.dataset.liveReady = "1";
+  connect();
+})();

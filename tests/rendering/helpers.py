@@ -1,0 +1,43 @@
+"""Building projects with uploaded media and batches for rendering tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from projects.models import Asset, Project
+from projects.uploads import ingest
+from rendering import services
+from rendering.models import Render, Status
+
+
+def add_asset(project: Project, path: Path, name: str | None = None) -> Asset:
+    outcome = ingest(project, SimpleUploadedFile(name or path.name, path.read_bytes()))
+    assert outcome.ok, outcome.error
+    return outcome.asset
+
+
+def start_batch(user, project: Project, audio: Asset, videos: list[Asset], name: str = "Lesson 1", **settings):
+    values = {"pad_top": 0, "pad_bottom": 10, "pad_left": 0, "pad_right": 0, "blend": "feather",
+              "loop": "pingpong", "quality": "standard", **settings}
+    return services.create_batch(user, project, name, audio, [services.Item(v) for v in videos], values)
+
+
+def wait_until(predicate, timeout: float = 120.0, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")
+
+
+def statuses(batch) -> list[str]:
+    return list(Render.objects.filter(batch=batch).order_by("position").values_list("status", flat=True))
+
+
+def all_finished(batch) -> bool:
+    return all(s in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED) for s in statuses(batch))
