@@ -137,7 +137,10 @@ RQ = {"COMMIT_MODE": "on_db_commit"}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "heygem:asgi"},
+        # redis-py 8 defaults socket_timeout to 5 s, which aborts the layer's
+        # blocking BZPOPMIN (5 s) and drops every idle WebSocket
+        # (django/channels_redis#422): give blocking reads more room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "heygem:asgi"},
     }
 }
 

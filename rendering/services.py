@@ -133,7 +133,20 @@ def reconcile(retries: int | None = None) -> dict[str, int]:
     return counts
 
 
+def _remove_scratch(render: Render) -> None:
+    """A killed job cannot clean up after itself: remove its scratch files
+    (on this machine; other machines' workers do the same for theirs)."""
+    import shutil
+    from pathlib import Path
+
+    from django.conf import settings
+
+    for path in Path(settings.HEYGEM_SCRATCH_DIR).glob(f"render-{render.pk}-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _requeue(render: Render, line: str) -> int:
+    _remove_scratch(render)
     with transaction.atomic():
         updated = Render.objects.filter(pk=render.pk, status=render.status, job_id=render.job_id).update(
             status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, fps=None, eta_s=None,
@@ -153,6 +166,7 @@ def _mark_lost(render: Render, code: str, line: str) -> int:
         log=(render.log + "\n" if render.log else "") + line,
     )
     if updated:
+        _remove_scratch(render)
         render.refresh_from_db()
         publish(render)
         log.warning("render %s: %s", render.pk, line, extra={"render_id": render.pk})

@@ -45,8 +45,10 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 audio = outcome.asset
         if form.is_valid():
-            items = [services.Item(video) for video in form.cleaned_data["videos"]]
-            items += [services.Item(t.avatar, t) for t in form.cleaned_data["templates"]]
+            # Items in the order the user ticked them in the form.
+            videos = _in_posted_order(form.cleaned_data["videos"], request.POST.getlist("videos"))
+            templates = _in_posted_order(form.cleaned_data["templates"], request.POST.getlist("templates"))
+            items = [services.Item(video) for video in videos] + [services.Item(t.avatar, t) for t in templates]
             batch = services.create_batch(
                 request.user, project, form.cleaned_data["name"], audio, items, form.settings_dict()
             )
@@ -186,6 +188,11 @@ def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     query.pop("page", None)
     context = {"page": page, "form": form, "project": project, "query": query.urlencode()}
     return render(request, "rendering/history.html", context)
+
+
+def _in_posted_order(objects, posted_ids: list[str]) -> list:
+    order = {value: index for index, value in enumerate(posted_ids)}
+    return sorted(objects, key=lambda obj: order.get(str(obj.pk), len(order)))
 
 
 def _day_start(day) -> datetime:

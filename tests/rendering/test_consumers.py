@@ -1,0 +1,114 @@
+"""The progress WebSocket: only the owner (or staff) may listen to a batch."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from heygem_site.asgi import application
+from rendering.events import publish
+from tests.rendering.helpers import add_asset, start_batch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_headers(user=None):
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+@pytest.fixture
+def batch(alice, project, short_speech, face_clip):
+    audio = add_asset(project, short_speech)
+    video = add_asset(project, face_clip)
+    return start_batch(alice, project, audio, [video])
+
+
+async def _listen(path, headers):
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+def test_owner_receives_progress(alice, batch):
+    headers = session_headers(alice)
+
+    async def scenario():
+        communicator, connected, _ = await _listen(f"/ws/batches/{batch.pk}/", headers)
+        assert connected
+        render = await sync_to_async(batch.renders.select_related("batch").get)()
+        render.status, render.stage, render.frames_done, render.frames_total = "running", "infer", 10, 30
+        await sync_to_async(publish)(render)
+        event = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return event, render
+
+    event, render = async_to_sync(scenario)()
+    assert event == {
+        "type": "render.progress", "batch": batch.pk, "render": render.pk, "status": "running", "stage": "infer",
+        "done": 10, "total": 30, "progress": 0.0, "fps": None, "eta_s": None, "message": "",
+    }
+
+
+def test_dashboard_socket_gets_all_of_the_users_events(alice, batch):
+    headers = session_headers(alice)
+
+    async def scenario():
+        communicator, connected, _ = await _listen("/ws/progress/", headers)
+        assert connected
+        render = await sync_to_async(batch.renders.select_related("batch").get)()
+        await sync_to_async(publish)(render)
+        event = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return event
+
+    assert async_to_sync(scenario)()["batch"] == batch.pk
+
+
+def test_another_user_cannot_subscribe(bob, batch):
+    headers = session_headers(bob)
+
+    async def scenario():
+        communicator, connected, _ = await _listen(f"/ws/batches/{batch.pk}/", headers)
+        closed = await communicator.receive_output(timeout=5)
+        render = await sync_to_async(batch.renders.select_related("batch").get)()
+        await sync_to_async(publish)(render)
+        leaked = await communicator.receive_nothing(timeout=0.5)
+        return closed, leaked
+
+    closed, nothing_leaked = async_to_sync(scenario)()
+    assert closed == {"type": "websocket.close", "code": 4404}
+    assert nothing_leaked
+
+
+def test_unknown_batch_is_not_found(alice, batch):
+    headers = session_headers(alice)
+
+    async def scenario():
+        communicator, _, _ = await _listen(f"/ws/batches/{batch.pk + 1000}/", headers)
+        return await communicator.receive_output(timeout=5)
+
+    assert async_to_sync(scenario)()["code"] == 4404
+
+
+def test_anonymous_is_refused(batch):
+    async def scenario():
+        communicator, _, _ = await _listen(f"/ws/batches/{batch.pk}/", session_headers(None))
+        return await communicator.receive_output(timeout=5)
+
+    assert async_to_sync(scenario)()["code"] == 4401
+
+
+def test_staff_may_watch(staff, batch):
+    headers = session_headers(staff)
+
+    async def scenario():
+        communicator, connected, _ = await _listen(f"/ws/batches/{batch.pk}/", headers)
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(scenario)()

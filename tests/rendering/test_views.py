@@ -1,0 +1,210 @@
+"""Batch pages, downloads, zip, history: what the owner sees, and the 404
+everyone else gets."""
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import Template
+from rendering.models import Render, RenderBatch, Status
+from tests.rendering.helpers import add_asset, start_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def audio(project, short_speech):
+    return add_asset(project, short_speech)
+
+
+@pytest.fixture
+def video(project, face_clip):
+    return add_asset(project, face_clip)
+
+
+@pytest.fixture
+def image(project, face_jpg):
+    return add_asset(project, face_jpg)
+
+
+@pytest.fixture
+def batch(alice, project, audio, video, image):
+    return start_batch(alice, project, audio, [video, image], name="Week 1: intro/overview")
+
+
+def finish(render: Render, content: bytes = b"fake-mp4-bytes-for-download-tests") -> Render:
+    """Mark a render done with an output file (the bytes are a stand-in: these
+    tests are about pages and downloads, the jobs are tested elsewhere)."""
+    render.output.save("output.mp4", ContentFile(content), save=False)
+    render.status = Status.SUCCEEDED
+    render.output_size = len(content)
+    render.finished_at = timezone.now()
+    render.save()
+    return render
+
+
+def test_new_batch_form_lists_project_media(alice_client, project, audio, video):
+    page = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert audio.original_name in page and video.original_name in page
+    assert "Lip-sync model not installed" in page
+
+
+def test_start_a_batch(alice_client, alice, project, audio, video, image, model_dir):
+    template = Template.objects.create(project=project, name="Studio", avatar=video,
+                                       settings={"pad_bottom": 30, "blend": "none", "loop": "forward", "quality": "high"})
+    data = {"name": "Lesson 2", "audio": audio.pk, "videos": [video.pk, image.pk], "templates": [template.pk],
+            "pad_top": 0, "pad_bottom": 12, "pad_left": 0, "pad_right": 0, "blend": "feather", "loop": "pingpong",
+            "quality": "standard"}
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]), data)
+    batch = RenderBatch.objects.get()
+    assert response["Location"] == batch.get_absolute_url()
+    assert batch.owner == alice and batch.audio == audio
+    renders = list(batch.renders.order_by("position"))
+    assert [r.source for r in renders] == [video, image, video]
+    assert renders[0].settings["pad_bottom"] == 12
+    assert renders[2].template == template and renders[2].settings["pad_bottom"] == 30
+    assert all(r.status == Status.QUEUED and r.job_id for r in renders)
+    assert "Lip-sync model not installed" not in alice_client.get(batch.get_absolute_url()).content.decode()
+
+
+def test_batch_with_a_new_audio_upload(alice_client, project, video, speech_wav):
+    with speech_wav.open("rb") as fh:
+        alice_client.post(reverse("rendering:batch_create", args=[project.pk]),
+                          {"name": "B", "audio_file": fh, "videos": [video.pk], "pad_top": 0, "pad_bottom": 10,
+                           "pad_left": 0, "pad_right": 0, "blend": "feather", "loop": "pingpong", "quality": "standard"})
+    batch = RenderBatch.objects.get()
+    assert batch.audio.original_name == "speech.wav"
+
+
+def test_batch_needs_audio_and_presenters(alice_client, project, audio, video):
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]),
+                                 {"name": "B", "pad_top": 0, "pad_bottom": 10, "pad_left": 0, "pad_right": 0,
+                                  "blend": "feather", "loop": "pingpong", "quality": "standard"})
+    page = response.content.decode()
+    assert "Choose the voice recording, or upload one." in page
+    assert "Choose at least one presenter video, image or template." in page
+    assert not RenderBatch.objects.exists()
+
+
+def test_batch_page_shows_state_from_the_database(alice_client, batch):
+    first = batch.renders.get(position=0)
+    Render.objects.filter(pk=first.pk).update(status=Status.RUNNING, stage="infer", frames_done=12,
+                                              frames_total=30, fps=14.5, eta_s=1.2, progress=0.5)
+    second = batch.renders.get(position=1)
+    Render.objects.filter(pk=second.pk).update(status=Status.FAILED, error_code="no_face_found")
+    page = alice_client.get(batch.get_absolute_url()).content.decode()
+    assert "Lip-syncing" in page and "12/30" in page and "14.5 fps" in page
+    assert "No face was found in this video." in page
+    assert "1 of 2 done" in page
+
+
+def test_download_one_output(alice_client, batch):
+    render = finish(batch.renders.get(position=0))
+    response = alice_client.get(reverse("rendering:render_file", args=[render.pk]) + "?download=1")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"fake-mp4-bytes-for-download-tests"
+    assert "attachment" in response["Content-Disposition"]
+
+
+def test_no_download_before_success(alice_client, batch):
+    render = batch.renders.get(position=0)
+    assert alice_client.get(reverse("rendering:render_file", args=[render.pk])).status_code == 404
+
+
+def test_zip_holds_what_succeeded_so_far(alice_client, batch, alice, project, audio, video):
+    first = finish(batch.renders.get(position=0), b"first video")
+    second = batch.renders.get(position=1)
+    Render.objects.filter(pk=second.pk).update(status=Status.RUNNING)
+    response = alice_client.get(reverse("rendering:batch_zip", args=[batch.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert "Week 1_ intro_overview.zip" in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist() == [f"{first.source.original_name.rsplit('.', 1)[0]}.mp4"]
+    assert archive.read(archive.namelist()[0]) == b"first video"
+
+
+def test_zip_names_are_unique_and_safe(alice_client, alice, project, audio, video):
+    batch = start_batch(alice, project, audio, [video, video, video])
+    for render in batch.renders.all():
+        finish(render)
+    Render.objects.filter(batch=batch, position=2).update(status=Status.FAILED)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(reverse("rendering:batch_zip", args=[batch.pk])).streaming_content)))
+    assert archive.namelist() == ["presenter.mp4", "presenter (2).mp4"]
+
+
+def test_zip_with_nothing_finished_says_so(alice_client, batch):
+    response = alice_client.get(reverse("rendering:batch_zip", args=[batch.pk]), follow=True)
+    assert "No finished videos to download yet." in response.content.decode()
+
+
+def test_cancel_and_retry_from_the_page(alice_client, batch):
+    render = batch.renders.get(position=0)
+    alice_client.post(reverse("rendering:render_cancel", args=[render.pk]))
+    render.refresh_from_db()
+    assert render.status == Status.CANCELLED
+    alice_client.post(reverse("rendering:render_retry", args=[render.pk]))
+    render.refresh_from_db()
+    assert render.status == Status.QUEUED
+    alice_client.post(reverse("rendering:batch_cancel", args=[batch.pk]))
+    assert set(batch.renders.values_list("status", flat=True)) == {Status.CANCELLED}
+
+
+def test_rerun_makes_a_new_batch(alice_client, batch):
+    render = batch.renders.get(position=1)
+    response = alice_client.post(reverse("rendering:render_rerun", args=[render.pk]))
+    new = RenderBatch.objects.exclude(pk=batch.pk).get()
+    assert response["Location"] == new.get_absolute_url()
+    copy = new.renders.get()
+    assert copy.source == render.source and copy.settings == render.settings and new.audio == batch.audio
+
+
+def test_render_page_shows_log_timings_and_checksum(alice_client, batch):
+    render = finish(batch.renders.get(position=0))
+    Render.objects.filter(pk=render.pk).update(
+        log="Model: custom checkpoint", timings={"infer": 2.5}, worker_name="gpu-box-gpu0.42",
+        manifest={"model": {"sha256": "ab" * 32}, "detector": "opencv"},
+    )
+    page = alice_client.get(render.get_absolute_url()).content.decode()
+    assert "gpu-box-gpu0.42" in page and "ab" * 32 in page and "2.50 s" in page and "custom checkpoint" in page
+
+
+def test_history_filters(alice_client, batch, alice, project, audio, video):
+    finish(batch.renders.get(position=0))
+    other = start_batch(alice, project, audio, [video], name="Week 2")
+    page = alice_client.get(reverse("rendering:history") + "?status=succeeded").content.decode()
+    assert "Week 1: intro/overview" in page and "Week 2" not in page
+    page = alice_client.get(reverse("rendering:history") + "?q=week+2").content.decode()
+    assert "Week 2" in page and "Week 1" not in page
+    tomorrow = (timezone.localdate() + timezone.timedelta(days=1)).isoformat()
+    assert "No renders match" in alice_client.get(reverse("rendering:history") + f"?since={tomorrow}").content.decode()
+    assert other.get_absolute_url() in alice_client.get(reverse("rendering:project_history", args=[project.pk])).content.decode()
+
+
+def test_history_shows_only_own_renders(bob_client, batch):
+    assert "Week 1" not in bob_client.get(reverse("rendering:history")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "name,method,target",
+    [
+        ("batch", "get", "batch"), ("batch_zip", "get", "batch"), ("batch_cancel", "post", "batch"),
+        ("render", "get", "render"), ("render_row", "get", "render"), ("render_file", "get", "render"),
+        ("render_cancel", "post", "render"), ("render_retry", "post", "render"), ("render_rerun", "post", "render"),
+        ("batch_create", "get", "project"), ("batch_create", "post", "project"), ("project_history", "get", "project"),
+    ],
+)
+def test_other_member_gets_404(bob_client, batch, name, method, target):
+    render = finish(batch.renders.get(position=0))
+    pk = {"batch": batch.pk, "render": render.pk, "project": batch.project_id}[target]
+    response = getattr(bob_client, method)(reverse(f"rendering:{name}", args=[pk]))
+    assert response.status_code == 404
+    assert RenderBatch.objects.count() == 1
+    assert set(batch.renders.values_list("status", flat=True)) == {Status.SUCCEEDED, Status.QUEUED}
+
+
+def test_staff_can_look(staff_client, batch):
+    assert staff_client.get(batch.get_absolute_url()).status_code == 200
