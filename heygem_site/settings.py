@@ -226,6 +226,9 @@ HEYGEM_DEVICE = env_choice("HEYGEM_DEVICE", "auto", ("auto", "cpu", "cuda"))
 HEYGEM_FP16 = env_bool("HEYGEM_FP16", True)
 # How many times a render whose worker died mid-job is queued again (0 = mark it failed).
 HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
+# Delete rendered outputs older than this many days (history rows stay, marked
+# "output deleted"); empty or 0 = keep outputs until an admin cleans up.
+HEYGEM_RETENTION_DAYS = env_int("HEYGEM_RETENTION_DAYS", 0, minimum=0)
 # Seconds between progress writes to the database and the live page.
 HEYGEM_PROGRESS_INTERVAL = float(env_int("HEYGEM_PROGRESS_INTERVAL_MS", 500, minimum=50)) / 1000
 

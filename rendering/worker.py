@@ -26,6 +26,7 @@ HEARTBEAT_KEY = "heygem:worker:"
 HEARTBEAT_EVERY = 5
 HEARTBEAT_TTL = 20
 RECONCILE_EVERY = 30
+RETENTION_EVERY = 3600
 
 
 def alive_workers() -> set[str]:
@@ -77,6 +78,7 @@ class HeyGemWorker(SimpleWorker):
                 if time.monotonic() - last_reconcile > RECONCILE_EVERY:
                     last_reconcile = time.monotonic()
                     self._reconcile()
+                    self._retention()
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
             self._beat_stop.wait(HEARTBEAT_EVERY)
@@ -118,6 +120,25 @@ class HeyGemWorker(SimpleWorker):
         finally:
             connection.close()
             lock.release()
+
+
+    def _retention(self) -> None:
+        """HEYGEM_RETENTION_DAYS: at most once an hour across all workers,
+        delete outputs older than that (and leftovers of dead jobs)."""
+        from django.conf import settings
+
+        days = settings.HEYGEM_RETENTION_DAYS
+        if not days or not self.connection.set("heygem:retention:last", time.time(), nx=True, ex=RETENTION_EVERY):
+            return
+        from rendering.cleanup import Scope, execute
+
+        try:
+            close_old_connections()
+            deleted = execute(Scope(older_than_days=days, outputs=True, leftovers=True))
+            if deleted:
+                log.info("retention: deleted %d item(s) older than %d days", len(deleted), days)
+        finally:
+            connection.close()
 
 
 def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None = None) -> None:

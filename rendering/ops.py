@@ -1,0 +1,96 @@
+"""Numbers for the staff dashboard: disk use, queues, workers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, Sum
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from projects.models import Asset, Project
+from rendering.models import Render, Status
+from rendering.worker import worker_info
+
+LIVE_OUTPUTS = Q(status=Status.SUCCEEDED, output_deleted_at__isnull=True) & ~Q(output="")
+
+
+def cache_bytes() -> int:
+    root = Path(settings.HEYGEM_CACHE_DIR)
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+
+
+def disk_usage() -> dict:
+    uploads = Asset.objects.aggregate(total=Sum("size"))["total"] or 0
+    outputs = Render.objects.filter(LIVE_OUTPUTS).aggregate(total=Sum("output_size"))["total"] or 0
+    caches = cache_bytes()
+    users = (
+        get_user_model().objects.annotate(
+            uploads=Sum("projects__assets__size", distinct=True),
+        ).order_by("username")
+    )
+    output_by_user = dict(
+        Render.objects.filter(LIVE_OUTPUTS).values_list("batch__owner").annotate(total=Sum("output_size"))
+    )
+    by_user = [
+        {"user": u, "uploads": u.uploads or 0, "outputs": output_by_user.get(u.pk, 0)} for u in users
+    ]
+    by_user = [row for row in by_user if row["uploads"] or row["outputs"]]
+    upload_by_project = dict(Asset.objects.values_list("project").annotate(total=Sum("size")))
+    output_by_project = dict(
+        Render.objects.filter(LIVE_OUTPUTS).values_list("batch__project").annotate(total=Sum("output_size"))
+    )
+    projects = Project.objects.filter(pk__in=set(upload_by_project) | set(output_by_project)).select_related("owner")
+    by_project = sorted(
+        (
+            {"project": p, "uploads": upload_by_project.get(p.pk, 0), "outputs": output_by_project.get(p.pk, 0)}
+            for p in projects
+        ),
+        key=lambda row: -(row["uploads"] + row["outputs"]),
+    )
+    live = Render.objects.filter(LIVE_OUTPUTS).select_related("batch", "batch__owner", "source")
+    free = None
+    if settings.HEYGEM_STORAGE == "local":
+        Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(settings.MEDIA_ROOT)
+    return {
+        "kinds": {"uploads": uploads, "outputs": outputs, "caches": caches},
+        "total": uploads + outputs + caches,
+        "by_user": by_user,
+        "by_project": by_project[:50],
+        "largest": live.order_by("-output_size")[:10],
+        "oldest": live.order_by("finished_at")[:10],
+        "free": free,
+    }
+
+
+def queues() -> list[dict]:
+    rows = []
+    for name in ("gpu", "default"):
+        queue = django_rq.get_queue(name)
+        rows.append(
+            {
+                "name": name,
+                "queued": queue.count,
+                "running": StartedJobRegistry(queue=queue).count,
+                "failed": FailedJobRegistry(queue=queue).count,
+            }
+        )
+    return rows
+
+
+def workers() -> list[dict]:
+    now = time.time()
+    rows = worker_info()
+    for row in rows:
+        row["heartbeat_age"] = round(now - float(row.get("heartbeat", now)))
+        row["model_loaded"] = row.get("model_loaded") == "1"
+    return rows
+
+
+def render_counts() -> dict:
+    return Render.objects.aggregate(**{s: Count("pk", filter=Q(status=s)) for s in Status.values})

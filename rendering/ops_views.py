@@ -1,0 +1,63 @@
+"""The staff dashboard: disk, queues, workers, cleanup. Anyone else gets 404."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from rendering import cleanup, ops
+from rendering.ops_forms import CleanupForm
+
+
+def staff_only(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@staff_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "disk": ops.disk_usage(),
+        "queues": ops.queues(),
+        "workers": ops.workers(),
+        "counts": ops.render_counts(),
+        "cleanup_form": CleanupForm(),
+    }
+    return render(request, "ops/dashboard.html", context)
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def cleanup_view(request: HttpRequest) -> HttpResponse:
+    """GET with the form's fields: the dry run. POST: delete what the dry run
+    listed (the keys it showed), nothing more."""
+    form = CleanupForm(request.POST or request.GET or None)
+    if not form.is_bound or not form.is_valid():
+        return render(request, "ops/cleanup.html", {"form": form, "items": None})
+    scope = form.scope()
+    if request.method == "POST":
+        keys = set(request.POST.getlist("key"))
+        deleted = cleanup.execute(scope, keys)
+        messages.success(
+            request,
+            _("Freed %(size)s in %(count)d item(s).")
+            % {"size": filesizeformat(sum(c.size for c in deleted)), "count": len(deleted)},
+        )
+        return redirect("ops:dashboard")
+    items = cleanup.plan(scope)
+    return render(
+        request, "ops/cleanup.html", {"form": form, "items": items, "total": sum(c.size for c in items)}
+    )
