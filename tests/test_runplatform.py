@@ -38,8 +38,15 @@ def start_platform(tmp_path, **extra):
     return proc, web_port, redis_port, log
 
 
+def cmd(process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # gone, or a zombie not yet reaped
+        return ""
+
+
 def names(children):
-    return sorted(" ".join(c.cmdline()) for c in children)
+    return sorted(cmd(c) for c in children)
 
 
 def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
@@ -55,6 +62,20 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
     output = log.read()
     assert f"http://127.0.0.1:{web_port}/" in output
     assert "Created the admin account" in output
+    assert (tmp_path / "var" / "log" / "heygem.log").exists()
+
+    # A worker that dies is replaced (as systemd's Restart=always would).
+    worker = next(c for c in children if "renderworker" in cmd(c))
+    worker.kill()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workers = [c for c in psutil.Process(proc.pid).children() if "renderworker" in cmd(c)]
+        if workers and workers[0].pid != worker.pid:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no new worker")
+    children = psutil.Process(proc.pid).children()
 
     proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers
     assert proc.wait(timeout=30) == 0

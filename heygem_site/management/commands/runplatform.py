@@ -43,7 +43,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.commands: dict[str, list[str]] = {}
         self.stopping = False
+        # Logs go to the terminal and to var/log/heygem.log (JSON lines).
+        self.env = dict(os.environ)
+        self.env.setdefault("HEYGEM_LOG_FILE", str(settings.VAR_DIR / "log" / "heygem.log"))
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
@@ -58,8 +62,9 @@ class Command(BaseCommand):
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         # Own process group: the terminal's Ctrl-C reaches only this supervisor,
         # which then stops the children in order (worker and web before redis).
-        proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, env=self.env)
         self.children.append((name, proc))
+        self.commands[name] = args
         return proc
 
     def _start(self, host: str, port: int, no_worker: bool) -> None:
@@ -84,6 +89,7 @@ class Command(BaseCommand):
         if not no_worker:
             self._spawn("worker", [python, manage, "renderworker", "--queues", "gpu", "default"])
         self.stdout.write(self.style.SUCCESS(f"HeyGem is running at http://{host}:{port}/  (Ctrl-C to stop)"))
+        self.stdout.write(f"Logs: {self.env['HEYGEM_LOG_FILE']}")
 
     def _ensure_admin(self) -> None:
         User = get_user_model()
@@ -96,11 +102,25 @@ class Command(BaseCommand):
         self.stdout.write("This password is shown only once; change it after logging in.")
 
     def _supervise(self) -> None:
+        restarts: list[float] = []
         while not self.stopping:
-            for name, proc in self.children:
-                if proc.poll() is not None:
+            for index, (name, proc) in enumerate(self.children):
+                if proc.poll() is None:
+                    continue
+                if name != "worker":
                     self.stderr.write(f"{name} exited with code {proc.returncode}; stopping HeyGem")
                     return
+                # A worker that died (out of memory, killed) is replaced, as
+                # systemd's Restart=always does in production; the new one
+                # marks the render it was running as failed.
+                restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
+                if len(restarts) > 5:
+                    self.stderr.write("the worker keeps dying; stopping HeyGem")
+                    return
+                self.stderr.write(f"worker exited with code {proc.returncode}; starting a new one")
+                self.children.pop(index)
+                self._spawn("worker", self.commands["worker"])
+                break
             time.sleep(0.5)
 
     def _stop_all(self) -> None:
