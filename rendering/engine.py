@@ -62,6 +62,7 @@ def engine_settings(values: dict) -> RenderSettings:
         loop=values.get("loop", "pingpong"),
         lossless=quality == "lossless",
         quality=QUALITY_CRF.get(quality, 20),
+        fp16=settings.HEYGEM_FP16,
     )
 
 
