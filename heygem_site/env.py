@@ -114,14 +114,14 @@ class RedisURL:
     url: str
 
     @classmethod
-    def parse(cls, name: str, url: str) -> "RedisURL":
+    def parse(cls, name: str, url: str) -> RedisURL:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ImproperlyConfigured(f"{name}={url!r} must start with redis://, rediss:// or unix://")
         if parts.scheme != "unix" and not parts.hostname:
             raise ImproperlyConfigured(f"{name}={url!r} names no host")
         try:
-            parts.port
+            _ = parts.port  # urlsplit checks the port only when asked
         except ValueError:
             raise ImproperlyConfigured(f"{name}={url!r} has a bad port") from None
         return cls(url)

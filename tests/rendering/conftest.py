@@ -1,6 +1,8 @@
 import django_rq
 import pytest
 
+from tests.rendering.helpers import add_asset
+
 
 @pytest.fixture(autouse=True)
 def empty_queues(settings, tmp_path):
@@ -11,3 +13,15 @@ def empty_queues(settings, tmp_path):
     yield
     for name in ("gpu", "default"):
         django_rq.get_queue(name).empty()
+
+
+@pytest.fixture
+def audio(project, short_speech):
+    """1.2 s of speech, uploaded into alice's project."""
+    return add_asset(project, short_speech)
+
+
+@pytest.fixture
+def video(project, face_clip):
+    """A 1 s presenter clip, uploaded into alice's project."""
+    return add_asset(project, face_clip)

@@ -20,16 +20,6 @@ def work():
     run_worker(["gpu"], burst=True)
 
 
-@pytest.fixture
-def audio(project, short_speech):
-    return add_asset(project, short_speech)
-
-
-@pytest.fixture
-def video(project, face_clip):
-    return add_asset(project, face_clip)
-
-
 def probe(path):
     with av.open(str(path)) as container:
         video_stream = container.streams.video[0]

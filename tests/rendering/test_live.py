@@ -16,11 +16,11 @@ from websockets.sync.client import connect
 
 from heygem_site.embedded_redis import free_port
 from rendering import services
-from rendering.models import Render, Status
+from rendering.models import Status
 from tests import mediafactory
 from tests.conftest import FIXTURES
 from tests.processes import ROOT, python, start_worker, stop, wait_for_http, worker_env
-from tests.rendering.helpers import add_asset, start_batch, wait_until
+from tests.rendering.helpers import add_asset, start_batch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def audio(project, short_speech):
-    return add_asset(project, short_speech)
-
-
-@pytest.fixture
-def video(project, face_clip):
-    return add_asset(project, face_clip)
-
-
-@pytest.fixture
 def image(project, face_jpg):
     return add_asset(project, face_jpg)
 
