@@ -60,6 +60,7 @@ def render_item(render_id: int) -> None:
         log.info("render %s is not queued any more; skipping", render_id, extra={"render_id": render_id})
         return
     render = Render.objects.select_related("batch", "batch__audio", "source", "batch__project").get(pk=render_id)
+    log.info("render started", extra={"render_id": render.pk, "batch_id": render.batch_id, "job_id": render.job_id})
     publish(render)
     scratch = Path(tempfile.mkdtemp(prefix=f"render-{render.pk}-", dir=_scratch_root()))
     reporter = ProgressReporter(render)
@@ -72,7 +73,7 @@ def render_item(render_id: int) -> None:
         _fail(render, reporter, err.code, str(err))
     except Exception:
         reporter.log(traceback.format_exc())
-        log.exception("render failed", extra={"render_id": render.pk})
+        log.exception("render failed", extra={"render_id": render.pk, "job_id": render.job_id})
         _fail(render, reporter, "internal", "")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -125,6 +126,8 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
         locked.manifest = manifest(render, result)
         locked.log = _joined_log(locked.log, reporter.take_lines())
         locked.save()
+    log.info("render succeeded in %.1f s", timings.get("total", 0),
+             extra={"render_id": render.pk, "batch_id": render.batch_id, "job_id": render.job_id})
     publish(locked)
 
 
@@ -191,6 +194,8 @@ def _joined_log(existing: str, lines: list[str]) -> str:
 
 
 def _fail(render: Render, reporter: ProgressReporter, code: str, message: str) -> None:
+    log.warning("render failed: %s", code, extra={"render_id": render.pk, "batch_id": render.batch_id,
+                                                   "job_id": render.job_id})
     lines = reporter.take_lines()
     lines.append(f"Failed: {code}: {message}")
     with transaction.atomic():

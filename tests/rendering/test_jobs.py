@@ -180,3 +180,24 @@ def test_reconcile_requeues_lost_jobs(alice, project, audio, video, model_dir):
     work()
     render.refresh_from_db()
     assert render.status == Status.SUCCEEDED
+
+
+def test_the_worker_keeps_the_engine_loaded_between_jobs(alice, project, audio, video, face_jpg, model_dir,
+                                                          monkeypatch):
+    from rendering import engine as engines
+
+    loads = []
+    real = engines.LipSyncEngine
+
+    def counting(*args, **kwargs):
+        loads.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engines, "LipSyncEngine", counting)
+    monkeypatch.setattr(engines, "_engine", None)
+    image = add_asset(project, face_jpg)
+    start_batch(alice, project, audio, [video, image])
+    start_batch(alice, project, audio, [image], name="later")
+    work()
+    assert Render.objects.filter(status=Status.SUCCEEDED).count() == 3
+    assert len(loads) == 1
