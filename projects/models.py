@@ -34,13 +34,13 @@ class Project(models.Model):
         Project.objects.filter(pk=self.pk).update(last_activity_at=timezone.now())
 
 
-def _asset_key(instance: "Asset", filename: str) -> str:
+def _asset_key(instance: Asset, filename: str) -> str:
     # Storage keys are generated, never taken from the client: the original
     # name is only a display name (it may hold "../", spaces, any script).
     return f"uploads/{instance.project.owner_id}/{instance.project_id}/{uuid.uuid4().hex}{instance.extension}"
 
 
-def _poster_key(instance: "Asset", filename: str) -> str:
+def _poster_key(instance: Asset, filename: str) -> str:
     return f"posters/{instance.project.owner_id}/{instance.project_id}/{uuid.uuid4().hex}.jpg"
 
 

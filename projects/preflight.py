@@ -6,7 +6,7 @@ sentences when shown, so the asset page speaks the user's language.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 import cv2
 import numpy as np
@@ -18,9 +18,16 @@ MIN_FACE_FRACTION = 1 / 6  # face height relative to frame height
 LOW_RESOLUTION = 256  # shorter side, pixels
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _cascade() -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    # One per thread: a CascadeClassifier is not thread-safe, and daphne runs
+    # concurrent uploads (the upload page sends files in parallel) in parallel threads.
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
+        cascade = _local.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    return cascade
 
 
 def find_faces(frame: np.ndarray) -> list[tuple[int, int, int, int]]:

@@ -49,6 +49,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
     assets = list(project.assets.all())
+    for asset in assets:
+        asset.warnings = [describe(finding) for finding in asset.preflight]
     context = {
         "project": project,
         "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],

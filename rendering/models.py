@@ -82,7 +82,7 @@ def derive_status(counts: dict[str, int]) -> str:
     return Status.CANCELLED
 
 
-def _output_key(instance: "Render", filename: str) -> str:
+def _output_key(instance: Render, filename: str) -> str:
     batch = instance.batch
     return f"outputs/{batch.owner_id}/{batch.project_id}/{batch.pk}/{instance.pk}-{uuid.uuid4().hex[:12]}.mp4"
 

@@ -54,7 +54,7 @@ class ProgressReporter:
 
     # --- called by the job and the engine -------------------------------------
 
-    def __enter__(self) -> "ProgressReporter":
+    def __enter__(self) -> ProgressReporter:
         self._thread.start()
         return self
 

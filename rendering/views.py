@@ -19,7 +19,7 @@ from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
 from rendering.messages import error_text
-from rendering.models import Render, Status
+from rendering.models import Status
 from rendering.zipstream import safe_name, stream_zip, unique_names
 
 

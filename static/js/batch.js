@@ -6,8 +6,9 @@
   "use strict";
   const list = document.querySelector("[data-batch]");
   if (!list) return;
-  const labels = JSON.parse(list.dataset.labels || "{}");
+  const labels = (document.querySelector("[data-batch-labels]") || { dataset: {} }).dataset;
   const summary = document.querySelector("[data-batch-summary]");
+  const cancelRest = document.querySelector("[data-cancel-rest]");
   const live = document.querySelector("[data-live-status]");
   const FINAL = ["succeeded", "failed", "cancelled"];
   let retryDelay = 1000;
@@ -19,6 +20,7 @@
     const rows = list.querySelectorAll("[data-render]");
     const done = Array.from(rows).filter((r) => FINAL.includes(r.dataset.status)).length;
     summary.textContent = summary.dataset.template.replace("%(done)s", done).replace("%(total)s", rows.length);
+    if (cancelRest) cancelRest.hidden = done === rows.length;
   }
 
   function refreshRow(id) {
@@ -44,9 +46,10 @@
     if (typeof event.progress === "number") field(row, "progress").value = event.progress;
     const active = event.status === "running" || event.status === "queued";
     field(row, "stage").textContent = active ? (labels[event.stage] || "") : "";
-    field(row, "frames").textContent = event.total ? event.done + "/" + event.total : "";
+    field(row, "frames").textContent = active && event.total
+      ? (labels.frames || "%(done)s/%(total)s").replace("%(done)s", event.done).replace("%(total)s", event.total) : "";
     field(row, "fps").textContent = active && event.fps ? event.fps.toFixed(1) + " fps" : "";
-    field(row, "eta").textContent = active && event.eta_s ? event.eta_s + " " + (labels.left || "s") : "";
+    field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
     if (FINAL.includes(event.status) || (wasFinal && !FINAL.includes(event.status))) refreshRow(event.render);
     updateSummary();
   }

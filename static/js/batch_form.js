@@ -1,4 +1,5 @@
-// New batch: show how much video the batch will make before it starts.
+// New batch: show how much video the batch will make before it starts
+// (each presenter speaks the whole recording: items x audio duration).
 (function () {
   "use strict";
   const form = document.querySelector("[data-batch-form]");
@@ -10,10 +11,13 @@
     const items = form.querySelectorAll("[data-item]:checked").length;
     const option = audio && audio.selectedOptions[0];
     const seconds = option ? parseFloat(option.dataset.duration || "0") : 0;
-    if (!items || !seconds) return;
-    estimate.textContent = estimate.dataset.template
+    if (!items || !seconds) {
+      estimate.textContent = estimate.dataset.empty;
+      return;
+    }
+    estimate.textContent = (items === 1 ? estimate.dataset.one : estimate.dataset.many)
       .replace("%(items)s", items)
-      .replace("%(seconds)s", Math.round(items * seconds));
+      .replace("%(seconds)s", Math.max(1, Math.round(items * seconds)));
   }
 
   form.addEventListener("change", update);

@@ -1,6 +1,6 @@
 // Drag-and-drop and file-picker upload, one request per file so each file
 // gets its own progress bar and its own verdict (a refused file does not
-// hold back the others).
+// hold back the others). Two files travel at a time; the rest wait in line.
 (function () {
   "use strict";
   const form = document.querySelector("[data-upload]");
@@ -9,30 +9,46 @@
   const list = form.querySelector("[data-upload-list]");
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const text = {
+    waiting: form.dataset.waiting || "Waiting…",
     uploading: form.dataset.uploading || "Uploading…",
     checking: form.dataset.checking || "Checking the file…",
     done: form.dataset.done || "Uploaded",
     duplicate: form.dataset.duplicate || "Already in this project",
     failed: form.dataset.failed || "Upload failed: check your connection and try again.",
+    tooLarge: form.dataset.tooLarge || "This file is too large for the server.",
+    serverError: form.dataset.serverError || "The server could not take this file. Try again later.",
+    show: form.dataset.show || "Show the new files",
   };
-  let pending = 0;
+  const PARALLEL = 2;
+  const queue = [];
+  let active = 0;
 
   function row(file) {
     const li = document.createElement("li");
     const name = document.createElement("span");
+    name.className = "name";
     name.textContent = file.name;
     const bar = document.createElement("progress");
-    bar.max = 100; bar.value = 0;
+    bar.max = 100;
+    bar.value = 0;
     const status = document.createElement("span");
     status.className = "status";
-    status.textContent = text.uploading;
+    status.textContent = text.waiting;
     li.append(name, bar, status);
     list.append(li);
     return { li, bar, status };
   }
 
-  function send(file) {
-    const ui = row(file);
+  function verdict(ui, className, message) {
+    ui.li.className = className;
+    ui.status.textContent = message;
+    active -= 1;
+    next();
+  }
+
+  function send(file, ui) {
+    active += 1;
+    ui.status.textContent = text.uploading;
     const data = new FormData();
     data.append("files", file, file.name);
     const xhr = new XMLHttpRequest();
@@ -44,35 +60,57 @@
       if (e.loaded === e.total) ui.status.textContent = text.checking;
     };
     xhr.onload = () => {
-      pending -= 1;
       let result = null;
       try { result = JSON.parse(xhr.responseText).files[0]; } catch (err) { result = null; }
       if (xhr.status === 200 && result) {
         ui.bar.value = 100;
-        if (result.ok) {
-          ui.li.className = "done";
-          ui.status.textContent = result.duplicate ? text.duplicate : text.done;
-        } else {
-          ui.li.className = "refused";
-          ui.status.textContent = result.error;
-        }
+        if (result.ok) verdict(ui, "done", result.duplicate ? text.duplicate : text.done);
+        else verdict(ui, "refused", result.error);
+      } else if (xhr.status === 413) {
+        verdict(ui, "refused", text.tooLarge);
+      } else if (xhr.status >= 500) {
+        verdict(ui, "refused", text.serverError);
       } else {
-        ui.li.className = "refused";
-        ui.status.textContent = text.failed;
-      }
-      if (pending === 0 && list.querySelector(".done")) {
-        setTimeout(() => window.location.reload(), list.querySelector(".refused") ? 2500 : 600);
+        verdict(ui, "refused", text.failed);
       }
     };
-    xhr.onerror = () => { pending -= 1; ui.li.className = "refused"; ui.status.textContent = text.failed; };
-    pending += 1;
+    xhr.onerror = () => verdict(ui, "refused", text.failed);
     xhr.send(data);
   }
 
-  function sendAll(files) { Array.from(files).forEach(send); }
+  function next() {
+    while (active < PARALLEL && queue.length) {
+      const item = queue.shift();
+      send(item.file, item.ui);
+    }
+    if (active === 0 && queue.length === 0) finished();
+  }
+
+  // When every file is in, show the new assets. If a file was refused, its
+  // message stays on screen and the page is reloaded only when the user asks.
+  function finished() {
+    if (!list.querySelector(".done")) return;
+    if (!list.querySelector(".refused")) {
+      setTimeout(() => window.location.reload(), 600);
+      return;
+    }
+    if (form.querySelector("[data-upload-show]")) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "primary";
+    button.dataset.uploadShow = "";
+    button.textContent = text.show;
+    button.addEventListener("click", () => window.location.reload());
+    list.after(button);
+  }
+
+  function sendAll(files) {
+    Array.from(files).forEach((file) => queue.push({ file, ui: row(file) }));
+    next();
+  }
 
   input.addEventListener("change", () => { sendAll(input.files); input.value = ""; });
-  ["dragenter", "dragover"].forEach((ev) => form.addEventListener(ev, (e) => { e.preventDefault(); form.classList.add("over"); }));
-  ["dragleave", "drop"].forEach((ev) => form.addEventListener(ev, (e) => { e.preventDefault(); form.classList.remove("over"); }));
+  ["dragenter", "dragover"].forEach((name) => form.addEventListener(name, (e) => { e.preventDefault(); form.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((name) => form.addEventListener(name, (e) => { e.preventDefault(); form.classList.remove("over"); }));
   form.addEventListener("drop", (e) => sendAll(e.dataTransfer.files));
 })();

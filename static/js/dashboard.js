@@ -1,0 +1,74 @@
+// Dashboard: every progress event of the user arrives on /ws/progress/.
+// A running batch's bar moves in place; when an item finishes, or a batch
+// the page does not show yet starts, the "Rendering now" and "Recent
+// results" sections are fetched again from the server.
+(function () {
+  "use strict";
+  const running = document.querySelector('[data-section="running"]');
+  if (!running) return;
+  const labels = (document.querySelector("[data-dash-labels]") || { dataset: {} }).dataset;
+  const FINAL = ["succeeded", "failed", "cancelled"];
+  let retryDelay = 1000;
+  let refreshTimer = null;
+
+  function field(card, name) { return card.querySelector('[data-field="' + name + '"]'); }
+
+  function refreshSections() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then((response) => (response.ok ? response.text() : null))
+        .then((html) => {
+          if (!html) return;
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          ["running", "results"].forEach((name) => {
+            const now = document.querySelector('[data-section="' + name + '"]');
+            const next = fresh.querySelector('[data-section="' + name + '"]');
+            if (now && next) now.replaceChildren(...Array.from(next.childNodes).map((n) => document.importNode(n, true)));
+          });
+        })
+        .catch(() => {});
+    }, 400);
+  }
+
+  function apply(event) {
+    const card = running.querySelector('[data-dash-batch="' + event.batch + '"]');
+    const item = card && card.querySelector('[data-item="' + event.render + '"]');
+    if (!item) { refreshSections(); return; }
+    item.dataset.status = event.status;
+    if (typeof event.progress === "number") item.dataset.progress = event.progress;
+    const items = Array.from(card.querySelectorAll("[data-item]"));
+    const done = items.filter((i) => FINAL.includes(i.dataset.status)).length;
+    const sum = items.reduce((total, i) => total + (FINAL.includes(i.dataset.status) ? 1 : parseFloat(i.dataset.progress) || 0), 0);
+    field(card, "progress").value = items.length ? sum / items.length : 0;
+    field(card, "count").textContent = (labels.done || "%(done)s / %(total)s")
+      .replace("%(done)s", done).replace("%(total)s", items.length);
+    if (event.status === "running") {
+      field(card, "current").textContent = (labels[event.stage] || labels.queued || "") + ": " + item.dataset.title;
+      field(card, "eta").textContent = event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
+    }
+    if (FINAL.includes(event.status)) refreshSections();
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + window.location.host + "/ws/progress/");
+    socket.onopen = () => {
+      if (retryDelay > 1000) refreshSections(); // events may have been missed
+      retryDelay = 1000;
+    };
+    socket.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type === "render.progress") apply(event);
+    };
+    socket.onclose = (closed) => {
+      if (closed.code === 4401 || closed.code === 4404) return;
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    };
+  }
+
+  running.dataset.liveReady = "1";
+  connect();
+})();
