@@ -98,9 +98,9 @@ def _mel_basis() -> np.ndarray:
     if _MEL_BASIS is None:
         import librosa
 
-        _MEL_BASIS = librosa.filters.mel(
-            sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=55, fmax=7600
-        ).astype(np.float32)
+        _MEL_BASIS = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=55, fmax=7600).astype(
+            np.float32
+        )
     return _MEL_BASIS
 
 
@@ -199,8 +199,7 @@ class AudioFeatures:
     def from_samples(cls, wav: np.ndarray, sha256: str = "", source: str = "") -> AudioFeatures:
         if len(wav) < (MEL_STEP - 1) * HOP:  # fewer than 16 mel frames
             raise AudioTooShort(
-                f"The audio is too short ({len(wav) / SAMPLE_RATE:.2f} s):"
-                " at least 0.2 seconds are needed."
+                f"The audio is too short ({len(wav) / SAMPLE_RATE:.2f} s): at least 0.2 seconds are needed."
             )
         peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
         if peak < SILENCE_PEAK:

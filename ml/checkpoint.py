@@ -92,10 +92,7 @@ def identify(path: str | os.PathLike, sha256: str | None = None) -> CheckpointIn
 
 
 def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {
-        (k[len("module.") :] if k.startswith("module.") else k): v
-        for k, v in state_dict.items()
-    }
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -122,9 +119,7 @@ def build_model(state_dict: dict[str, torch.Tensor]) -> Wav2Lip:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    wrong = sorted(
-        k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape
-    )
+    wrong = sorted(k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape)
     if missing or unexpected or wrong:
         raise CheckpointError(
             "The checkpoint is not a Wav2Lip generator"

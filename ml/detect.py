@@ -59,9 +59,7 @@ class S3FDDetector:
         if not Path(weights).is_file():
             raise ModelNotInstalled(f"The S3FD face detector weights are not installed ({S3FD_FILENAME}).")
         self._torch = torch
-        self._impl = SFDDetector(
-            str(device), path_to_detector=str(weights), verbose=False, filter_threshold=threshold
-        )
+        self._impl = SFDDetector(str(device), path_to_detector=str(weights), verbose=False, filter_threshold=threshold)
         self.device = str(device)
         self.batch_size = batch_size
         self.calls = 0

@@ -38,8 +38,20 @@ class AudioTrack:
             raise NoAudioStream(f"{source.name} has no audio track.")
         ist = self._in.streams.audio[0]
         rate = ist.codec_context.sample_rate or 48000
-        if codec == "aac" and rate not in (8000, 11025, 12000, 16000, 22050, 24000,
-                                           32000, 44100, 48000, 64000, 88200, 96000):
+        if codec == "aac" and rate not in (
+            8000,
+            11025,
+            12000,
+            16000,
+            22050,
+            24000,
+            32000,
+            44100,
+            48000,
+            64000,
+            88200,
+            96000,
+        ):
             rate = 48000
         channels = ist.codec_context.channels or 1
         layout = "mono" if channels == 1 else "stereo"
@@ -104,6 +116,7 @@ class VideoWriter:
         preset: str = "veryfast",
         lossless: bool = False,
         threads: int = 0,
+        color_tags: dict | None = None,
     ) -> None:
         import av
 
@@ -138,6 +151,16 @@ class VideoWriter:
             self.stream.codec_context.time_base = 1 / self.fps
             if threads:
                 self.stream.codec_context.thread_count = threads
+            if not lossless:
+                # Same YUV values as the source: keep its colour tags so players
+                # show it the same way.
+                unspecified = {"color_range": 0}  # the others use 2 for "unspecified"
+                for name, value in (color_tags or {}).items():
+                    if value is not None and value != unspecified.get(name, 2):
+                        try:
+                            setattr(self.stream.codec_context, name, value)
+                        except (AttributeError, TypeError, ValueError):
+                            pass
             self.audio = None
             if audio_source is not None:
                 codec = "flac" if (lossless and suffix == ".mkv") else "aac"
@@ -152,9 +175,14 @@ class VideoWriter:
         h, w = self.stream.height, self.stream.width
         if frame.shape[0] != h or frame.shape[1] != w:
             frame = frame[:h, :w]
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
-        if self._fmt != "bgr24":
-            vf = vf.reformat(format=self._fmt)
+        if self._fmt == "yuv420p":
+            import cv2
+
+            # The inverse of the decoder's conversion (see video.to_bgr).
+            yuv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_BGR2YUV_I420)
+            vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        else:
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
         vf.pts = self.frames
         vf.time_base = self.stream.codec_context.time_base
         for pkt in self.stream.encode(vf):

@@ -45,8 +45,14 @@ class InstallInfo:
     kind: str  # "wav2lip" or "s3fd"
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "name": self.name, "sha256": self.sha256,
-                "size": self.size, "official": self.official, "kind": self.kind}
+        return {
+            "path": str(self.path),
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "official": self.official,
+            "kind": self.kind,
+        }
 
 
 def _known(sha: str) -> KnownFile | None:
@@ -67,8 +73,7 @@ def _fetch(source: str, dest_dir: Path) -> Path:
     return tmp
 
 
-def install_checkpoint(source: str | os.PathLike, model_dir: str | os.PathLike,
-                       name: str | None = None) -> InstallInfo:
+def install_checkpoint(source: str | os.PathLike, model_dir: str | os.PathLike, name: str | None = None) -> InstallInfo:
     """Copy (or download, for http(s) URLs) a model file into ``model_dir``.
 
     Official files are recognised by sha256 and installed under their
@@ -132,10 +137,13 @@ class Installed:
         return self.wav2lip is not None
 
     def to_dict(self) -> dict:
-        return {"model_dir": str(self.model_dir), "wav2lip": str(self.wav2lip) if self.wav2lip else None,
-                "wav2lip_official": self.wav2lip_official,
-                "s3fd": str(self.s3fd) if self.s3fd else None,
-                "checkpoints": [str(p) for p in self.checkpoints]}
+        return {
+            "model_dir": str(self.model_dir),
+            "wav2lip": str(self.wav2lip) if self.wav2lip else None,
+            "wav2lip_official": self.wav2lip_official,
+            "s3fd": str(self.s3fd) if self.s3fd else None,
+            "checkpoints": [str(p) for p in self.checkpoints],
+        }
 
 
 def find_installed(model_dir: str | os.PathLike, verify: bool = False) -> Installed:
@@ -163,5 +171,4 @@ def find_installed(model_dir: str | os.PathLike, verify: bool = False) -> Instal
     return Installed(base, chosen, official, s3fd if s3fd.is_file() else None, checkpoints)
 
 
-__all__ = ["install_checkpoint", "find_installed", "where_to_get_text", "InstallInfo", "Installed",
-           "CheckpointInfo"]
+__all__ = ["install_checkpoint", "find_installed", "where_to_get_text", "InstallInfo", "Installed", "CheckpointInfo"]

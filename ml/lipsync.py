@@ -22,17 +22,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", required=True, help="audio file, or a video to take the audio from")
     p.add_argument("--checkpoint", required=True, help="wav2lip.pth / wav2lip_gan.pth")
     p.add_argument("--outfile", required=True, help="output video (.mp4, .mov or .mkv)")
-    p.add_argument("--box", type=int, nargs=4, metavar=("Y1", "Y2", "X1", "X2"),
-                   help="fixed face box for every frame: no detection, padding or smoothing")
-    p.add_argument("--pads", type=int, nargs=4, default=[0, 10, 0, 0],
-                   metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"), help="padding around detected faces")
+    p.add_argument(
+        "--box",
+        type=int,
+        nargs=4,
+        metavar=("Y1", "Y2", "X1", "X2"),
+        help="fixed face box for every frame: no detection, padding or smoothing",
+    )
+    p.add_argument(
+        "--pads",
+        type=int,
+        nargs=4,
+        default=[0, 10, 0, 0],
+        metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+        help="padding around detected faces",
+    )
     p.add_argument("--blend", choices=["feather", "none"], default="feather")
     p.add_argument("--loop", choices=["pingpong", "forward"], default="pingpong")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--detector", choices=["auto", "sfd", "opencv"], default="auto")
-    p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth "
-                   "(default: $HEYGEM_MODEL_DIR)")
+    p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth (default: $HEYGEM_MODEL_DIR)")
     p.add_argument("--lossless", action="store_true", help="lossless RGB H.264 for post-production")
     p.add_argument("--quality", type=int, default=18, help="x264 CRF (default 18)")
     p.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
@@ -66,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an environment problem: still one line
         if args.debug:
             raise
-        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug",
-              file=sys.stderr)
+        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -75,13 +84,24 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import LipSyncEngine, Progress, RenderSettings
 
     settings = RenderSettings(
-        pads=tuple(args.pads), box=tuple(args.box) if args.box else None, blend=args.blend,
-        loop=args.loop, lossless=args.lossless, quality=args.quality, preset=args.preset,
-        resize_factor=args.resize_factor, detect_size=args.detect_size,
+        pads=tuple(args.pads),
+        box=tuple(args.box) if args.box else None,
+        blend=args.blend,
+        loop=args.loop,
+        lossless=args.lossless,
+        quality=args.quality,
+        preset=args.preset,
+        resize_factor=args.resize_factor,
+        detect_size=args.detect_size,
     )
-    engine = LipSyncEngine(args.checkpoint, device=args.device, detector=args.detector,
-                           model_dir=args.model_dir, batch_size=args.batch_size,
-                           threads=args.threads)
+    engine = LipSyncEngine(
+        args.checkpoint,
+        device=args.device,
+        detector=args.detector,
+        model_dir=args.model_dir,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
     bars: dict[str, object] = {}
 
     def progress(p: Progress) -> None:
@@ -103,16 +123,18 @@ def _run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
 
     try:
-        result = engine.render(args.face, args.audio, args.outfile, settings=settings,
-                               progress=progress, log=log)
+        result = engine.render(args.face, args.audio, args.outfile, settings=settings, progress=progress, log=log)
     finally:
         for bar in bars.values():
             bar.close()
     if not args.quiet:
         t = result.timings
-        print(f"{result.outfile}: {result.frames} frames at {result.fps} fps "
-              f"({result.duration:.2f} s) in {t.get('total', 0):.1f} s; "
-              f"{result.faceless_frames} without a face", file=sys.stderr)
+        print(
+            f"{result.outfile}: {result.frames} frames at {result.fps} fps "
+            f"({result.duration:.2f} s) in {t.get('total', 0):.1f} s; "
+            f"{result.faceless_frames} without a face",
+            file=sys.stderr,
+        )
     return 0
 
 

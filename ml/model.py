@@ -13,13 +13,9 @@ from torch import nn
 class Conv2d(nn.Module):
     """Conv + BatchNorm (+ residual) + ReLU; children named like the reference."""
 
-    def __init__(
-        self, cin: int, cout: int, kernel_size, stride, padding, residual: bool = False
-    ) -> None:
+    def __init__(self, cin: int, cout: int, kernel_size, stride, padding, residual: bool = False) -> None:
         super().__init__()
-        self.conv_block = nn.Sequential(
-            nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.BatchNorm2d(cout)
-        )
+        self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.BatchNorm2d(cout))
         self.act = nn.ReLU()
         self.residual = residual
 
@@ -31,9 +27,7 @@ class Conv2d(nn.Module):
 
 
 class Conv2dTranspose(nn.Module):
-    def __init__(
-        self, cin: int, cout: int, kernel_size, stride, padding, output_padding: int = 0
-    ) -> None:
+    def __init__(self, cin: int, cout: int, kernel_size, stride, padding, output_padding: int = 0) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding),
@@ -96,9 +90,7 @@ class Wav2Lip(nn.Module):
                 S(_up(160, 64), _res(64), _res(64)),
             ]
         )
-        self.output_block = S(
-            Conv2d(80, 32, 3, 1, 1), nn.Conv2d(32, 3, 1, 1, 0), nn.Sigmoid()
-        )
+        self.output_block = S(Conv2d(80, 32, 3, 1, 1), nn.Conv2d(32, 3, 1, 1, 0), nn.Sigmoid())
 
     def forward(self, audio: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
         x = self.audio_encoder(audio)

@@ -14,8 +14,7 @@ def crop_face(frame: np.ndarray, box: np.ndarray | tuple[int, int, int, int]) ->
     return cv2.resize(frame[y1:y2, x1:x2], (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_LINEAR)
 
 
-def lower_face_mask(size: int = IMG_SIZE, top: float = 0.5, margin: float = 0.08,
-                    feather: float = 0.06) -> np.ndarray:
+def lower_face_mask(size: int = IMG_SIZE, top: float = 0.5, margin: float = 0.08, feather: float = 0.06) -> np.ndarray:
     """A (size, size) float32 mask: 1 over the lower face (mouth, chin, cheeks),
     falling smoothly to 0 before every edge of the box, so there is no seam.
 

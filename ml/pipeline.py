@@ -31,7 +31,7 @@ from .errors import BadBox, CorruptMedia, LipSyncError, NoFaceFound
 from .infer import Generator, pick_device
 from .paste import crop_face, paste_mouth
 from .settings import Progress, RenderResult, RenderSettings
-from .track import FaceTrack, TrackCache, build_track, detect_frame_size
+from .track import TrackCache, build_track, detect_frame_size
 from .video import VideoSource
 
 __all__ = ["LipSyncEngine", "RenderSettings", "RenderResult", "Progress", "AudioFeatures", "TrackCache"]
@@ -100,6 +100,7 @@ class LipSyncEngine:
         model_dir: str | os.PathLike | None = None,
         batch_size: int | None = None,
         threads: int | None = None,
+        io_threads: int | None = None,
     ) -> None:
         if detector not in ("auto", "sfd", "opencv"):
             raise ValueError(f"unknown detector {detector!r}")
@@ -110,6 +111,11 @@ class LipSyncEngine:
         self.model_sha256 = self.checkpoint.sha256
         self.model_name = self.checkpoint.known_as
         self.batch_size = int(batch_size or (64 if self.device.type == "cuda" else 16))
+        # Decoder and x264 threads. On a small CPU they compete with the
+        # model's OpenMP threads, which stall whenever one of them is
+        # descheduled, so keep them to one each there.
+        cores = os.cpu_count() or 1
+        self.io_threads = int(io_threads if io_threads is not None else (1 if cores <= 4 else 0))
         self.detector_kind = detector
         self.model_dir = model_dir
         self._model = model
@@ -178,13 +184,15 @@ class LipSyncEngine:
             raise CorruptMedia("The audio features have no source file to take the sound from.")
         note(f"Audio: {feats.duration:.2f} s, resampled to 16 kHz with {RESAMPLER}.")
 
-        source = VideoSource(face_path, settings.resize_factor, Fraction(settings.image_fps))
+        source = VideoSource(face_path, settings.resize_factor, Fraction(settings.image_fps), threads=self.io_threads)
         info = source.info
         fps = info.fps
         n_out = output_frame_count(feats.samples, feats.n_mel, fps)
         starts = mel_chunk_starts(feats.n_mel, fps, n_out)
-        note(f"Video: {info.width}x{info.height} at {fps} fps"
-             f"{' (still image)' if info.is_image else ''}; {n_out} output frames.")
+        note(
+            f"Video: {info.width}x{info.height} at {fps} fps"
+            f"{' (still image)' if info.is_image else ''}; {n_out} output frames."
+        )
 
         t = time.perf_counter()
         boxes, detector_used, cache_hit = self._face_boxes(
@@ -192,22 +200,41 @@ class LipSyncEngine:
         )
         timings["detect"] = time.perf_counter() - t
 
-        result = self._stream(source, feats, mux_from, outfile, settings, boxes, starts,
-                              n_out, progress, started, timings)
+        result = self._stream(
+            source, feats, mux_from, outfile, settings, boxes, starts, n_out, progress, started, timings
+        )
         frames, faceless = result
         if faceless:
             note(f"{faceless} frame(s) without a face were passed through unchanged.")
         timings["total"] = time.perf_counter() - started
         return RenderResult(
-            outfile=Path(outfile), frames=frames, fps=fps, duration=float(frames / fps),
-            audio_duration=feats.duration, width=info.width - info.width % 2,
-            height=info.height - info.height % 2, faceless_frames=faceless,
-            detector_used=detector_used, track_cache_hit=cache_hit, timings=timings,
-            model_sha256=self.model_sha256, model_name=self.model_name, log=lines,
+            outfile=Path(outfile),
+            frames=frames,
+            fps=fps,
+            duration=float(frames / fps),
+            audio_duration=feats.duration,
+            width=info.width - info.width % 2,
+            height=info.height - info.height % 2,
+            faceless_frames=faceless,
+            detector_used=detector_used,
+            track_cache_hit=cache_hit,
+            timings=timings,
+            model_sha256=self.model_sha256,
+            model_name=self.model_name,
+            log=lines,
         )
 
-    def _face_boxes(self, source: VideoSource, settings: RenderSettings, n_out: int,
-                    progress, started, track_cache, video_sha256, note):
+    def _face_boxes(
+        self,
+        source: VideoSource,
+        settings: RenderSettings,
+        n_out: int,
+        progress,
+        started,
+        track_cache,
+        video_sha256,
+        note,
+    ):
         """Per-source-frame crop boxes (N, 4) int (-1 = no face); a fixed box is (1, 4)."""
         info = source.info
         if settings.box is not None:
@@ -236,9 +263,14 @@ class LipSyncEngine:
             stage = _Stage("detect", expected, progress, started)
             track = build_track(
                 source.frames(size=small, stop=None if info.is_image else n_out + 1),
-                detector.detect, (small[0] / info.width, small[1] / info.height),
-                info.width, info.height, info.fps, detector.name,
-                key_interval=settings.key_interval, limit=n_out,
+                detector.detect,
+                (small[0] / info.width, small[1] / info.height),
+                info.width,
+                info.height,
+                info.fps,
+                detector.name,
+                key_interval=settings.key_interval,
+                limit=n_out,
                 on_frames=stage.advance,
             )
             stage.total = max(stage.done, 1)
@@ -251,17 +283,27 @@ class LipSyncEngine:
             source.n_frames = track.n_frames
         return track.render_boxes(settings.pads, settings.smooth_window), detector.name, cache_hit
 
-    def _stream(self, source, feats, mux_from, outfile, settings, boxes, starts, n_out,
-                progress, started, timings) -> tuple[int, int]:
+    def _stream(
+        self, source, feats, mux_from, outfile, settings, boxes, starts, n_out, progress, started, timings
+    ) -> tuple[int, int]:
         info = source.info
         bs = self.batch_size
         gen = self.generator(settings.fp16)
         stop = threading.Event()
         frames_q: queue.Queue = queue.Queue(maxsize=2 * bs)
         out_q: queue.Queue = queue.Queue(maxsize=2 * bs)
-        writer = VideoWriter(outfile, info.width, info.height, info.fps, mux_from,
-                             crf=settings.quality, preset=settings.preset,
-                             lossless=settings.lossless)
+        writer = VideoWriter(
+            outfile,
+            info.width,
+            info.height,
+            info.fps,
+            mux_from,
+            crf=settings.quality,
+            preset=settings.preset,
+            lossless=settings.lossless,
+            color_tags=source.color_tags,
+            threads=self.io_threads,
+        )
 
         def decode(worker: _Worker) -> None:
             it = source.playback(n_out, settings.loop)
@@ -307,7 +349,7 @@ class LipSyncEngine:
                     break
                 t = time.perf_counter()
                 rows = []
-                for i, k, img in batch:
+                for _, k, _img in batch:
                     box = fixed[0] if fixed is not None else (boxes[k] if k < len(boxes) else None)
                     ok = box is not None and box[2] - box[0] >= 2 and box[3] - box[1] >= 2
                     rows.append(box if ok else None)
@@ -315,8 +357,7 @@ class LipSyncEngine:
                 outs = [img for _, _, img in batch]
                 if faced:
                     crops = np.stack([crop_face(batch[j][2], rows[j]) for j in faced])
-                    mels = np.stack([feats.mel[:, starts[batch[j][0]]:starts[batch[j][0]] + MEL_STEP]
-                                     for j in faced])
+                    mels = np.stack([feats.mel[:, starts[batch[j][0]] : starts[batch[j][0]] + MEL_STEP] for j in faced])
                     t1 = time.perf_counter()
                     pred = gen(crops, mels)
                     infer_s += time.perf_counter() - t1
@@ -333,8 +374,9 @@ class LipSyncEngine:
             if encoder.error:
                 raise encoder.error
             if writer.frames != n_out:
-                raise CorruptMedia(f"{source.path.name} could not be decoded to the end "
-                                   f"({writer.frames} of {n_out} frames).")
+                raise CorruptMedia(
+                    f"{source.path.name} could not be decoded to the end ({writer.frames} of {n_out} frames)."
+                )
             t = time.perf_counter()
             estage = _Stage("encode", 1, progress, started)
             writer.finish()
@@ -359,12 +401,11 @@ class LipSyncEngine:
             try:
                 return q.get(timeout=0.1)
             except queue.Empty:
-                if producer.error is not None:
-                    raise producer.error
-                if not producer.is_alive() and q.empty():
-                    if producer.error is not None:
-                        raise producer.error
-                    return _END
+                pass
+            if producer.error is not None:
+                raise producer.error
+            if not producer.is_alive() and q.empty():
+                return _END
 
     @staticmethod
     def _put_checked(q: queue.Queue, item, stop: threading.Event, consumer: _Worker) -> bool:

@@ -55,8 +55,13 @@ class RenderSettings:
             raise ValueError("quality (CRF) must be between 0 and 51")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}")
-        for name, low in (("resize_factor", 1), ("detect_size", 0), ("key_interval", 1),
-                          ("smooth_window", 1), ("image_fps", 1)):
+        for name, low in (
+            ("resize_factor", 1),
+            ("detect_size", 0),
+            ("key_interval", 1),
+            ("smooth_window", 1),
+            ("image_fps", 1),
+        ):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"{name} must be >= {low}")
             object.__setattr__(self, name, int(getattr(self, name)))

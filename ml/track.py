@@ -149,16 +149,13 @@ class FaceTrack:
     def faceless(self) -> int:
         return int(np.count_nonzero(~self.valid))
 
-    def render_boxes(
-        self, pads: tuple[int, int, int, int] = (0, 10, 0, 0), smooth_window: int = 5
-    ) -> np.ndarray:
+    def render_boxes(self, pads: tuple[int, int, int, int] = (0, 10, 0, 0), smooth_window: int = 5) -> np.ndarray:
         """(N, 4) int boxes to crop, padded, clamped and smoothed; -1 where no face."""
         out = np.full((self.n_frames, 4), -1, np.int64)
         if not self.valid.any():
             return out
         padded = np.array(
-            [pad_box(b, pads, self.width, self.height) if v else (0, 0, 0, 0)
-             for b, v in zip(self.boxes, self.valid)],
+            [pad_box(b, pads, self.width, self.height) if v else (0, 0, 0, 0) for b, v in zip(self.boxes, self.valid)],
             np.float64,
         )
         smoothed = np.rint(smooth_boxes(padded, self.valid, smooth_window)).astype(np.int64)
@@ -166,8 +163,7 @@ class FaceTrack:
         return out
 
     @classmethod
-    def fixed(cls, box_yyxx: tuple[int, int, int, int], n: int, width: int, height: int,
-              fps: Fraction) -> FaceTrack:
+    def fixed(cls, box_yyxx: tuple[int, int, int, int], n: int, width: int, height: int, fps: Fraction) -> FaceTrack:
         """The reference's ``--box y1 y2 x1 x2``: one box for every frame."""
         y1, y2, x1, x2 = box_yyxx
         boxes = np.tile(np.array([x1, y1, x2, y2], np.float64), (n, 1))
@@ -177,13 +173,21 @@ class FaceTrack:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
         np.savez(
-            tmp, boxes=self.boxes, valid=self.valid,
-            meta=np.str_(json.dumps({
-                "width": self.width, "height": self.height,
-                "fps": [self.fps.numerator, self.fps.denominator],
-                "detector": self.detector, "complete": self.complete,
-                "version": TRACK_VERSION,
-            })),
+            tmp,
+            boxes=self.boxes,
+            valid=self.valid,
+            meta=np.str_(
+                json.dumps(
+                    {
+                        "width": self.width,
+                        "height": self.height,
+                        "fps": [self.fps.numerator, self.fps.denominator],
+                        "detector": self.detector,
+                        "complete": self.complete,
+                        "version": TRACK_VERSION,
+                    }
+                )
+            ),
         )
         os.replace(tmp, path)
         return path
@@ -193,9 +197,13 @@ class FaceTrack:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             return cls(
-                z["boxes"].astype(np.float64), z["valid"].astype(bool),
-                int(meta["width"]), int(meta["height"]), Fraction(*meta["fps"]),
-                str(meta["detector"]), bool(meta["complete"]),
+                z["boxes"].astype(np.float64),
+                z["valid"].astype(bool),
+                int(meta["width"]),
+                int(meta["height"]),
+                Fraction(*meta["fps"]),
+                str(meta["detector"]),
+                bool(meta["complete"]),
             )
 
 
@@ -208,8 +216,7 @@ class TrackCache:
     @staticmethod
     def key(video_sha256: str, detector: str, settings: dict) -> str:
         blob = json.dumps(
-            {"video": video_sha256, "detector": detector, "settings": settings,
-             "version": TRACK_VERSION},
+            {"video": video_sha256, "detector": detector, "settings": settings, "version": TRACK_VERSION},
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:40]

@@ -21,8 +21,17 @@ import numpy as np
 from .errors import CorruptMedia, NoVideoStream
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001),
-                  Fraction(30), Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60)]
+STANDARD_RATES = [
+    Fraction(24000, 1001),
+    Fraction(24),
+    Fraction(25),
+    Fraction(30000, 1001),
+    Fraction(30),
+    Fraction(48),
+    Fraction(50),
+    Fraction(60000, 1001),
+    Fraction(60),
+]
 SEGMENT_BYTES = 256 << 20  # memory for one reversed segment (ping-pong playback)
 
 
@@ -39,6 +48,9 @@ def choose_fps(average: Fraction | None, guessed: Fraction | None) -> Fraction:
     for std in STANDARD_RATES:
         if abs(base - std) <= std * Fraction(2, 100):
             return std
+    whole = Fraction(round(base))
+    if whole and abs(base - whole) <= whole * Fraction(3, 100):
+        return whole
     return base.limit_denominator(1001)
 
 
@@ -60,17 +72,38 @@ def _even(v: int) -> int:
     return max(2, v - (v % 2))
 
 
+def to_bgr(frame, width: int, height: int) -> np.ndarray:
+    """A decoded frame as BGR at (width, height).
+
+    4:2:0 video is converted by OpenCV (BT.601, limited range, exact
+    rounding) because swscale's default RGB<->YUV conversion drifts by a few
+    levels per round trip, which would tint the untouched parts of every
+    frame. The encoder uses the inverse conversion.
+    """
+    import cv2
+
+    if frame.format.name == "yuv420p" and width % 2 == 0 and height % 2 == 0:
+        if (frame.width, frame.height) != (width, height):
+            frame = frame.reformat(width=width, height=height)
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+    return frame.to_ndarray(format="bgr24", width=width, height=height)
+
+
 class VideoSource:
     """A face video or still image, read as a stream of BGR uint8 frames."""
 
-    def __init__(self, path: str | os.PathLike, resize_factor: int = 1, image_fps: Fraction = Fraction(25)):
+    def __init__(
+        self, path: str | os.PathLike, resize_factor: int = 1, image_fps: Fraction = Fraction(25), threads: int = 0
+    ):
         self.path = Path(path)
+        self.threads = threads  # decoder threads (0: ffmpeg's choice)
         if not self.path.is_file():
             raise CorruptMedia(f"Face file not found: {self.path.name}")
         self.resize_factor = max(1, int(resize_factor))
         self._image: np.ndarray | None = None
         self._t0: Fraction | None = None
         self.n_frames: int | None = None  # grid frames, known after a full pass
+        self.color_tags: dict[str, object] = {}  # the source's colour metadata, for the output
         if self.path.suffix.lower() in IMAGE_SUFFIXES:
             self._image = self._read_image()
             h, w = self._image.shape[:2]
@@ -112,6 +145,8 @@ class VideoSource:
             raise NoVideoStream(f"{self.path.name} has no video track.")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if self.threads:
+            stream.codec_context.thread_count = self.threads
         return container, stream
 
     def _probe(self, image_fps: Fraction) -> VideoInfo:
@@ -119,9 +154,7 @@ class VideoSource:
         with container:
             cc = stream.codec_context
             w, h = cc.width, cc.height
-            still = container.format.name in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe") or (
-                stream.frames == 1
-            )
+            still = container.format.name in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe") or (stream.frames == 1)
             if not w or not h:
                 raise CorruptMedia(f"{self.path.name} has a video track with no picture size.")
             if still:
@@ -138,14 +171,18 @@ class VideoSource:
                 ih, iw = self._image.shape[:2]
                 return VideoInfo(iw, ih, image_fps, True, 1)
             fps = choose_fps(stream.average_rate, stream.guessed_rate)
+            self.color_tags = {
+                name: getattr(cc, name, None) for name in ("colorspace", "color_range", "color_primaries", "color_trc")
+            }
             if self.resize_factor > 1:
                 w, h = _even(w // self.resize_factor), _even(h // self.resize_factor)
             return VideoInfo(w, h, fps, False, int(stream.frames or 0))
 
     # ------------------------------------------------------------ streams
 
-    def frames(self, size: tuple[int, int] | None = None, start: int = 0, stop: int | None = None
-               ) -> Iterator[tuple[int, np.ndarray]]:
+    def frames(
+        self, size: tuple[int, int] | None = None, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Grid frames ``start <= k < stop`` in order, as (k, BGR array).
 
         ``size`` (w, h) scales frames on decode (for detection). A full pass
@@ -204,7 +241,7 @@ class VideoSource:
         lo, hi = max(k0, start), k_next if stop is None else min(k_next, stop)
         if lo >= hi:
             return
-        img = frame.to_ndarray(format="bgr24", width=w, height=h)
+        img = to_bgr(frame, w, h)
         for k in range(lo, hi):
             yield k, img
 
@@ -255,12 +292,11 @@ class VideoSource:
             return
         self.n_frames = n = self.n_frames or i
         if n == 1:  # a one-frame video: a still
-            for i in range(i, n_out):
-                yield i, 0, img
+            for j in range(i, n_out):
+                yield j, 0, img
             return
         for first, last in loop_runs(i, n_out, n, loop):
-            frames = (self.frames(start=first, stop=last + 1) if last >= first
-                      else self.reversed_frames(first, last))
+            frames = self.frames(start=first, stop=last + 1) if last >= first else self.reversed_frames(first, last)
             for k, img in frames:
                 yield i, k, img
                 i += 1

@@ -30,9 +30,7 @@ def _astronaut_bgr() -> np.ndarray:
     return np.ascontiguousarray(rgb[y1:y2, x1:x2, ::-1])
 
 
-def make_random_checkpoint(
-    path: str | Path, seed: int = 0, module_prefix: bool = False
-) -> Path:
+def make_random_checkpoint(path: str | Path, seed: int = 0, module_prefix: bool = False) -> Path:
     """Write a random Wav2Lip state dict in the official checkpoint format."""
     import torch
 
@@ -126,8 +124,11 @@ def _write_video(
         if audio is not None:
             as_ = out.add_stream("aac", rate=sr)
             as_.layout = "mono"
+        import cv2
+
         for img in frames:
-            vf = av.VideoFrame.from_ndarray(img, format="bgr24")
+            # OpenCV's exact BT.601 conversion (swscale's default drifts).
+            vf = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
             for pkt in vs.encode(vf):
                 out.mux(pkt)
         for pkt in vs.encode():
@@ -168,6 +169,37 @@ def make_face_clip(
 
     audio = _tone_samples(n / rate, 220.0, 16000) if with_audio else None
     return _write_video(Path(path), frames(), rate, size, audio)
+
+
+def make_vfr_clip(path: str | Path, seconds: float = 1.0, size: tuple[int, int] = (320, 240)) -> Path:
+    """A variable-frame-rate clip: frame gaps alternate 40 ms and 60 ms (about 20 fps)."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    times, t = [], 0
+    while t < seconds * 1000:
+        times.append(t)
+        t += 40 if len(times) % 2 else 60
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height = size
+        vs.pix_fmt = "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 1000)
+        vs.time_base = Fraction(1, 1000)
+        vs.options = {"crf": "12", "preset": "ultrafast"}
+        for i, ms in enumerate(times):
+            import cv2
+
+            img = cv2.cvtColor(face_frame(i, len(times), size), cv2.COLOR_BGR2YUV_I420)
+            vf = av.VideoFrame.from_ndarray(img, format="yuv420p")
+            vf.pts = ms
+            vf.time_base = Fraction(1, 1000)
+            for pkt in vs.encode(vf):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    return path
 
 
 def make_faceless_clip(
@@ -217,9 +249,7 @@ def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
     return path
 
 
-def make_tone(
-    path: str | Path, seconds: float = 1.0, freq: float = 440.0, sr: int = 16000
-) -> Path:
+def make_tone(path: str | Path, seconds: float = 1.0, freq: float = 440.0, sr: int = 16000) -> Path:
     """A mono 16-bit wav sine tone."""
     return _write_wav(Path(path), _tone_samples(seconds, freq, sr), sr)
 

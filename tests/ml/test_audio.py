@@ -1,9 +1,9 @@
 from fractions import Fraction
 
+import mediafactory as mf
 import numpy as np
 import pytest
 
-import mediafactory as mf
 from ml import audio
 from ml.audio import AudioFeatures, mel_chunk_starts, output_frame_count, reference_frame_count
 from ml.errors import AudioTooShort, CorruptMedia, NoAudioStream, SilentAudio
@@ -124,8 +124,12 @@ def _encode(path, codec, fmt, sr=44100, seconds=1.0, layout="stereo"):
 
 @pytest.mark.parametrize(
     "name, codec, fmt, sr",
-    [("a.mp3", "libmp3lame", "mp3", 44100), ("a.flac", "flac", "flac", 22050),
-     ("a.ogg", "libopus", "ogg", 48000), ("a.m4a", "aac", "mp4", 44100)],
+    [
+        ("a.mp3", "libmp3lame", "mp3", 44100),
+        ("a.flac", "flac", "flac", 22050),
+        ("a.ogg", "libopus", "ogg", 48000),
+        ("a.m4a", "aac", "mp4", 44100),
+    ],
 )
 def test_common_formats_decode_to_16k_mono(tmp_path, name, codec, fmt, sr):
     feats = AudioFeatures.from_file(_encode(tmp_path / name, codec, fmt, sr))
