@@ -1,0 +1,20 @@
+"""Run every engine benchmark in turn (CPU, random weights): `make bench`.
+
+Each script prints its own numbers and targets; see docs/engine.md.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["e2e_vs_model.py", "memory.py", "detect_cost.py", "cache.py"]
+
+if __name__ == "__main__":
+    failed = []
+    for script in SCRIPTS:
+        print(f"=== {script}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], cwd=HERE.parent).returncode:
+            failed.append(script)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
