@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint bench lock clean
+.PHONY: setup run test lint bench messages lock clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+messages: setup
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=ml --ignore=tests --ignore=bench --ignore=deploy --ignore=var --ignore=test-output
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=ml --ignore=tests --ignore=bench --ignore=deploy --ignore=var --ignore=test-output
 
 lock: setup
 	$(PY) -m pip install --quiet -r requirements.in
