@@ -8,7 +8,6 @@ librosa uses by default, ``soxr_hq``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioTooShort, CorruptMedia, NoAudioStream, SilentAudio
+from .hashing import file_sha256
 
 SAMPLE_RATE = 16000
 HOP = 200
@@ -161,14 +161,6 @@ def mel_chunks(mel: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """(len(starts), 80, 16) chunks, a view-free copy for batching."""
     idx = starts[:, None] + np.arange(MEL_STEP)[None, :]
     return np.ascontiguousarray(mel[:, idx].transpose(1, 0, 2))
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

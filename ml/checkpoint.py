@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointCorrupt, CheckpointError, ModelNotInstalled
+from .hashing import file_sha256
 from .model import Wav2Lip
 
 
@@ -42,14 +42,6 @@ KNOWN_FILES: tuple[KnownFile, ...] = (
     ),
 )
 S3FD_FILENAME = "s3fd-619a316812.pth"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

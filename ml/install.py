@@ -14,8 +14,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import KNOWN_FILES, S3FD_FILENAME, CheckpointInfo, KnownFile, file_sha256, identify
+from .checkpoint import KNOWN_FILES, S3FD_FILENAME, CheckpointInfo, KnownFile, identify
 from .errors import CheckpointCorrupt, CheckpointError, ModelNotInstalled
+from .hashing import file_sha256
 
 WAV2LIP_NAMES = ("wav2lip_gan.pth", "wav2lip.pth")  # preference order
 

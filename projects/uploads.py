@@ -3,7 +3,6 @@ reason per file, and store the rest with their probed facts."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from ml.hashing import file_sha256
 from projects import preflight
 from projects.models import Asset, Project
 from projects.probe import MediaInfo, ProbeError, probe, sample_frames
@@ -85,7 +85,7 @@ def ingest(project: Project, upload: UploadedFile) -> UploadOutcome:
 def _ingest_path(project: Project, path: Path, name: str) -> UploadOutcome:
     if path.stat().st_size == 0:
         raise ProbeError("empty")
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     existing = project.assets.filter(sha256=digest).first()
     if existing:
         return UploadOutcome(name=name, asset=existing, duplicate=True)
@@ -158,14 +158,6 @@ def _delete_files(asset: Asset) -> None:
     for field in (asset.file, asset.poster):
         if field and field.name:
             field.storage.delete(field.name)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _local_path:

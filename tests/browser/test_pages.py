@@ -11,21 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from projects.models import Project, Template
+from projects.models import Project, Template, default_render_settings
 from rendering.models import Render, RenderBatch, Stage, Status
 from tests.rendering.helpers import add_asset
 
 pytestmark = pytest.mark.django_db
 
-SETTINGS = {
-    "pad_top": 0,
-    "pad_bottom": 10,
-    "pad_left": 0,
-    "pad_right": 0,
-    "blend": "feather",
-    "loop": "pingpong",
-    "quality": "standard",
-}
+SETTINGS = default_render_settings()
 
 
 @pytest.fixture

@@ -136,7 +136,7 @@ def test_pixels_outside_the_face_box_are_unchanged(engine, face_clip, speech_1s,
 
 
 def mf_sha(path: Path) -> str:
-    from ml.audio import file_sha256
+    from ml.hashing import file_sha256
 
     return file_sha256(path)
 

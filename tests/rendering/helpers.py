@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from projects.models import Asset, Project
+from projects.models import Asset, Project, default_render_settings
 from projects.uploads import ingest
 from rendering import services
 from rendering.models import Render, Status
@@ -20,8 +20,7 @@ def add_asset(project: Project, path: Path, name: str | None = None) -> Asset:
 
 
 def start_batch(user, project: Project, audio: Asset, videos: list[Asset], name: str = "Lesson 1", **settings):
-    values = {"pad_top": 0, "pad_bottom": 10, "pad_left": 0, "pad_right": 0, "blend": "feather",
-              "loop": "pingpong", "quality": "standard", **settings}
+    values = {**default_render_settings(), **settings}
     return services.create_batch(user, project, name, audio, [services.Item(v) for v in videos], values)
 
 

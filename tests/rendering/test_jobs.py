@@ -60,7 +60,7 @@ def test_batch_renders_each_item_and_computes_the_mel_once(alice, project, audio
 
 
 def mediafactory_sha(model_dir):
-    from ml.audio import file_sha256
+    from ml.hashing import file_sha256
 
     return file_sha256(next(model_dir.glob("*.pth")))
 
