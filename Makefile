@@ -39,7 +39,7 @@ lock: setup
 	$(PY) -m pip install --quiet -r requirements.in
 	( echo "# Generated from requirements.in by \`make lock\`: every package pinned."; \
 	  echo "# face-alignment is in requirements-nodeps.txt (it asks for opencv-python, which would replace the headless build)."; \
-	  $(PY) -m pip freeze | grep -v -i -e '^face-alignment' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' ) > requirements.txt
+	  $(PY) -m pip freeze | grep -v -i -e '^face[-_]alignment' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' ) > requirements.txt
 
 clean:
 	rm -rf $(VENV)
