@@ -16,6 +16,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	@$(PY) -c 'import cv2, sys; sys.exit(0 if cv2.__version__.startswith("4.") and hasattr(cv2, "CascadeClassifier") else "OpenCV 4.x (headless) is needed; found " + cv2.__version__)'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
