@@ -273,3 +273,16 @@ def test_two_people_are_flagged(alice_client, project, tmp_path):
     cv2.imwrite(str(path), np.hstack([face, face]))
     upload(alice_client, project, path)
     assert "several_faces" in [f["code"] for f in project.assets.get().preflight]
+
+
+def test_variable_frame_rate_is_flagged(alice_client, project, tmp_path):
+    upload(alice_client, project, mediafactory.make_vfr_clip(tmp_path / "phone.mp4", seconds=1.0))
+    asset = project.assets.get()
+    assert asset.variable_frame_rate
+    assert "variable_frame_rate" in [f["code"] for f in asset.preflight]
+    assert "Variable frame rate" in alice_client.get(asset.get_absolute_url()).content.decode()
+
+
+def test_constant_frame_rate_is_not_flagged(alice_client, project, face_clip):
+    upload(alice_client, project, face_clip)
+    assert not project.assets.get().variable_frame_rate
