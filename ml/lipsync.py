@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth (default: $HEYGEM_MODEL_DIR)")
     p.add_argument("--lossless", action="store_true", help="lossless RGB H.264 for post-production")
     p.add_argument("--quality", type=int, default=18, help="x264 CRF (default 18)")
-    p.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    p.add_argument("--preset", default="auto",
+                   help="x264 preset (default auto: superfast on the CPU, veryfast with CUDA)")
     p.add_argument("--resize-factor", type=int, default=1)
     p.add_argument("--detect-size", type=int, default=384)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")

@@ -123,6 +123,23 @@ class LipSyncEngine:
         self._detector = None
         self._detector_note = ""
 
+    def warm_up(self, fp16: bool = True) -> None:
+        """Pay the one-time costs before the first job: the audio stack's
+        import (librosa and its JIT, about 1.5 s), the mel filterbank, and the
+        first forward pass (kernel selection; cuDNN autotuning on CUDA)."""
+        from .audio import _mel_basis
+
+        _mel_basis()
+        gen = self.generator(fp16)
+        crops = np.zeros((self.batch_size, 96, 96, 3), np.uint8)
+        mels = np.zeros((self.batch_size, 80, 16), np.float32)
+        gen(crops, mels)
+
+    def encoder_preset(self, settings: RenderSettings) -> str:
+        if settings.preset != "auto":
+            return settings.preset
+        return "veryfast" if self.device.type == "cuda" else "superfast"
+
     # ------------------------------------------------------------ parts
 
     def generator(self, fp16: bool) -> Generator:
@@ -299,7 +316,7 @@ class LipSyncEngine:
             info.fps,
             mux_from,
             crf=settings.quality,
-            preset=settings.preset,
+            preset=self.encoder_preset(settings),
             lossless=settings.lossless,
             color_tags=source.color_tags,
             threads=self.io_threads,

@@ -10,7 +10,7 @@ from typing import Any
 
 BLENDS = ("feather", "none")
 LOOPS = ("pingpong", "forward")
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+PRESETS = ("auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class RenderSettings:
     loop: str = "pingpong"  # audio longer than video: "pingpong" or "forward" (reference)
     lossless: bool = False  # libx264rgb CRF 0 instead of yuv420p at ``quality``
     quality: int = 18  # x264 CRF (0 best .. 51 worst)
-    preset: str = "veryfast"  # x264 preset
+    # x264 preset. "auto": superfast when the model runs on the CPU (encoding
+    # then competes with inference for the same cores), veryfast on a GPU.
+    preset: str = "auto"
     resize_factor: int = 1  # divide the video resolution (reference --resize_factor)
     detect_size: int = 384  # longer side of the frames given to the detector (0: full size)
     key_interval: int = 5  # detect every n-th frame, interpolate between

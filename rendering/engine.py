@@ -33,10 +33,11 @@ def get_engine() -> LipSyncEngine:
     with _lock:
         if _engine is None or key != _engine_key:
             log.info("loading lip-sync engine from %s", installed.wav2lip)
-            _engine = LipSyncEngine(
+            engine = LipSyncEngine(
                 installed.wav2lip, device=settings.HEYGEM_DEVICE, detector="auto", model_dir=settings.HEYGEM_MODEL_DIR
             )
-            _engine_key = key
+            engine.warm_up(settings.HEYGEM_FP16)
+            _engine, _engine_key = engine, key
         return _engine
 
 

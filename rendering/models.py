@@ -66,6 +66,14 @@ class RenderBatch(models.Model):
         succeeded, failed (none succeeded), partial, or cancelled."""
         return derive_status(self.counts())
 
+    @property
+    def status_display(self) -> str:
+        status = self.status
+        return _("Partly done") if status == PARTIAL else Status(status).label
+
+
+PARTIAL = "partial"
+
 
 def derive_status(counts: dict[str, int]) -> str:
     if counts.get(Status.RUNNING):
@@ -76,7 +84,7 @@ def derive_status(counts: dict[str, int]) -> str:
     if total and counts.get(Status.SUCCEEDED) == total:
         return Status.SUCCEEDED
     if counts.get(Status.SUCCEEDED):
-        return "partial"
+        return PARTIAL
     if counts.get(Status.FAILED):
         return Status.FAILED
     return Status.CANCELLED

@@ -57,7 +57,6 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
         "project": project,
         "form": form,
         "model_installed": model_installed(),
-        "audio_durations": {a.pk: a.duration or 0 for a in form.fields["audio"].queryset},
     }
     return render(request, "rendering/batch_form.html", context)
 

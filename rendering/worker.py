@@ -147,4 +147,19 @@ def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None 
         gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         name = f"{socket.gethostname()}{'-gpu' + gpu if gpu else ''}.{os.getpid()}"
     worker = HeyGemWorker(queues, connection=queues[0].connection, name=name)
+    if "gpu" in queue_names:
+        _preload_engine()
     worker.work(burst=burst, with_scheduler=False)
+
+
+def _preload_engine() -> None:
+    """Load the model before the first job, so that job is not slower and
+    the dashboard shows the worker ready. Without a model, start anyway:
+    jobs then fail with "model not installed"."""
+    from ml.errors import LipSyncError
+    from rendering.engine import get_engine
+
+    try:
+        get_engine()
+    except LipSyncError as err:
+        log.warning("lip-sync engine not loaded: %s", err)
