@@ -198,3 +198,27 @@ def test_other_member_gets_404(bob_client, batch, name, method, target):
 
 def test_staff_can_look(staff_client, batch):
     assert staff_client.get(batch.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "statuses,expected",
+    [
+        (["queued", "succeeded"], "queued"),
+        (["running", "queued", "failed"], "running"),
+        (["succeeded", "succeeded"], "succeeded"),
+        (["succeeded", "failed"], "partial"),
+        (["failed", "cancelled"], "failed"),
+        (["cancelled"], "cancelled"),
+    ],
+)
+def test_batch_status_is_derived_from_its_items(alice, project, audio, video, statuses, expected):
+    batch = start_batch(alice, project, audio, [video] * len(statuses))
+    for render, status in zip(batch.renders.order_by("position"), statuses):
+        Render.objects.filter(pk=render.pk).update(status=status)
+    assert batch.status == expected
+
+
+def test_project_page_shows_each_batch_status(alice_client, batch, project):
+    Render.objects.filter(batch=batch, position=0).update(status=Status.SUCCEEDED)
+    Render.objects.filter(batch=batch, position=1).update(status=Status.FAILED)
+    assert "Partly done" in alice_client.get(project.get_absolute_url()).content.decode()
