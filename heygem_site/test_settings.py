@@ -15,9 +15,12 @@ if not os.environ.get("HEYGEM_VAR_DIR"):
 
 if not os.environ.get("REDIS_URL"):
     from heygem_site import embedded_redis
+    from heygem_site.lifecycle import die_with_parent
 
     _port = embedded_redis.free_port()
-    _redis = embedded_redis.start(_port, Path(os.environ["HEYGEM_VAR_DIR"]) / "redis", persist=False)
+    _redis = embedded_redis.start(
+        _port, Path(os.environ["HEYGEM_VAR_DIR"]) / "redis", persist=False, preexec_fn=die_with_parent
+    )
     atexit.register(_redis.terminate)
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_port}/0"
     os.environ["HEYGEM_TEST_EMBEDDED_REDIS"] = "1"

@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from heygem_site.lifecycle import die_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +53,12 @@ def python() -> str:
     return sys.executable
 
 
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """Popen for test processes: they die with the test run, even when it is
+    killed (a timeout, Ctrl-C), instead of lingering on the machine."""
+    return subprocess.Popen(args, preexec_fn=die_with_parent, **kwargs)
+
+
 def live_database_url() -> str:
     """DATABASE_URL of the database the running tests use (the test database
     pytest-django created), for child processes."""
@@ -78,7 +86,7 @@ def worker_env(model_dir: str | None = None, **extra: str) -> dict[str, str]:
 
 def start_worker(*, model_dir=None, queues=("gpu", "default"), log_path=None, **extra) -> subprocess.Popen:
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(
+    return spawn(
         [python(), "manage.py", "renderworker", "--queues", *queues],
         cwd=ROOT, env=worker_env(model_dir, **extra), stdout=out, stderr=subprocess.STDOUT,
     )

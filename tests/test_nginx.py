@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, platform_env, python, stop, wait_for_http
+from tests.processes import ROOT, platform_env, python, spawn, stop, wait_for_http
 
 RENDER = ROOT / "deploy" / "render_nginx.py"
 SPEECH = ROOT / "tests" / "fixtures" / "speech_en_16k.wav"
@@ -277,7 +277,7 @@ def stack(tools, tmp_path_factory):
     )
     daphne_log = tmp / "daphne.log"
     with daphne_log.open("w") as log:
-        daphne = subprocess.Popen(
+        daphne = spawn(
             [
                 python(),
                 "-m",
@@ -294,7 +294,7 @@ def stack(tools, tmp_path_factory):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    nginx = subprocess.Popen(
+    nginx = spawn(
         [tools["nginx"], "-p", str(tmp), "-c", str(nginx_main_config(tmp)), "-e", str(tmp / "nginx-error.log")],
         stdout=subprocess.DEVNULL,
         stderr=(tmp / "nginx-stderr.log").open("w"),

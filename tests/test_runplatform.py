@@ -11,9 +11,23 @@ import pytest
 import redis
 
 from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, python, wait_for_http
+from tests.processes import ROOT, python, spawn, wait_for_http
 
 pytestmark = pytest.mark.slow
+
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftovers():
+    """A failed assertion must not leave a platform running: killing the
+    supervisor takes its children with it (PR_SET_PDEATHSIG)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def start_platform(tmp_path, **extra):
@@ -27,10 +41,11 @@ def start_platform(tmp_path, **extra):
         **extra,
     )
     log = (tmp_path / "run.log").open("w+")
-    proc = subprocess.Popen(
+    proc = spawn(
         [python(), "manage.py", "runplatform", "--port", str(web_port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    _started.append(proc)
     wait_for_http(f"http://127.0.0.1:{web_port}/accounts/login/", proc, timeout=90)
     deadline = time.monotonic() + 30
     while len(psutil.Process(proc.pid).children()) < 3 and time.monotonic() < deadline:

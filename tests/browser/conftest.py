@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, python, stop, wait_for_http, worker_env
+from tests.processes import ROOT, python, spawn, stop, wait_for_http, worker_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,7 +49,7 @@ def _require_chromium() -> None:
 def site_url(tmp_path, model_dir):
     """daphne serving the platform (HTTP + WebSocket) against the test database."""
     port = free_port()
-    proc = subprocess.Popen(
+    proc = spawn(
         [python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
         cwd=ROOT,
         env=worker_env(model_dir),

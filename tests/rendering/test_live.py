@@ -19,7 +19,7 @@ from rendering import services
 from rendering.models import Status
 from tests import mediafactory
 from tests.conftest import FIXTURES
-from tests.processes import ROOT, python, start_worker, stop, wait_for_http, worker_env
+from tests.processes import ROOT, python, spawn, start_worker, stop, wait_for_http, worker_env
 from tests.rendering.helpers import add_asset, start_batch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 @pytest.fixture
 def daphne(tmp_path, model_dir):
     port = free_port()
-    proc = subprocess.Popen(
+    proc = spawn(
         [python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
         cwd=ROOT, env=worker_env(model_dir), stdout=(tmp_path / "daphne.log").open("wb"), stderr=subprocess.STDOUT,
     )

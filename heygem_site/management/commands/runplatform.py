@@ -8,7 +8,6 @@ killed outright (PR_SET_PDEATHSIG), so nothing is left behind.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import signal
@@ -22,15 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from heygem_site import embedded_redis
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+from heygem_site.lifecycle import die_with_parent
 
 
 class Command(BaseCommand):
@@ -62,7 +53,7 @@ class Command(BaseCommand):
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         # Own process group: the terminal's Ctrl-C reaches only this supervisor,
         # which then stops the children in order (worker and web before redis).
-        proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, env=self.env)
+        proc = subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, env=self.env)
         self.children.append((name, proc))
         self.commands[name] = args
         return proc
@@ -75,7 +66,7 @@ class Command(BaseCommand):
                 redis_port,
                 settings.VAR_DIR / "redis",
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             self.children.append(("redis", proc))
         call_command("migrate", interactive=False, verbosity=0)
