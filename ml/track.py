@@ -222,7 +222,9 @@ class TrackCache:
         return hashlib.sha256(blob.encode()).hexdigest()[:40]
 
     def path(self, video_sha256: str, detector: str, settings: dict) -> Path:
-        return self.directory / f"{self.key(video_sha256, detector, settings)}.track.npz"
+        # The video's sha256 leads the name, so a cleanup can tell which input
+        # a track belongs to (and keep the tracks of videos still in use).
+        return self.directory / f"{video_sha256}-{self.key(video_sha256, detector, settings)}.track.npz"
 
     def get(self, video_sha256: str, detector: str, settings: dict) -> FaceTrack | None:
         path = self.path(video_sha256, detector, settings)

@@ -148,3 +148,20 @@ def test_retention_runs_from_the_worker(media, settings):
     assert media["old"].output_deleted_at is not None
     media["recent"].refresh_from_db()
     assert media["recent"].has_output
+
+
+def test_face_tracks_of_videos_in_use_survive(media, settings, tmp_path):
+    import numpy as np
+
+    from ml.track import FaceTrack, TrackCache
+
+    settings.HEYGEM_CACHE_DIR = tmp_path / "cache"
+    cache = TrackCache(tmp_path / "cache" / "tracks")
+    track = FaceTrack.fixed((10, 100, 10, 100), 5, 320, 240, 25)
+    needed = cache.put(media["video"].sha256, "opencv", {"pads": [0, 10, 0, 0]}, track)
+    gone = cache.put("e" * 64, "opencv", {"pads": [0, 10, 0, 0]}, track)
+    assert np.array_equal(cache.get(media["video"].sha256, "opencv", {"pads": [0, 10, 0, 0]}).boxes, track.boxes)
+    keys = {c.key for c in cleanup.plan(Scope(outputs=False, caches=True))}
+    assert keys == {f"cache:{gone}"}
+    cleanup.execute(Scope(outputs=False, caches=True))
+    assert needed.exists() and not gone.exists()
