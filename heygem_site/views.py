@@ -10,7 +10,7 @@ from django.shortcuts import render
 from projects.access import projects_for
 from projects.models import Asset
 from rendering.access import batches_for, renders_for
-from rendering.models import ACTIVE, Render, Status
+from rendering.models import ACTIVE, HAS_OUTPUT, Render, Status
 
 RECENT_PROJECTS = 6
 RECENT_RESULTS = 6
@@ -45,8 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         batch.current = next((r for r in items if r.status == Status.RUNNING), None)
     results = (
         renders_for(user)
-        .filter(status=Status.SUCCEEDED, output_deleted_at__isnull=True)
-        .exclude(output="")
+        .filter(HAS_OUTPUT)
         .select_related("batch", "batch__project", "source", "template")
         .order_by("-finished_at", "-pk")[:RECENT_RESULTS]
     )

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from projects.models import Asset
-from rendering.models import ACTIVE, Render, Status
+from rendering.models import ACTIVE, HAS_OUTPUT, Render, RenderBatch, Status
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _age(when) -> float | None:
 
 
 def _outputs(scope: Scope) -> list[Candidate]:
-    renders = Render.objects.filter(status=Status.SUCCEEDED, output_deleted_at__isnull=True).exclude(output="")
+    renders = Render.objects.filter(HAS_OUTPUT)
     if (cutoff := _cutoff(scope)) is not None:
         renders = renders.filter(finished_at__lt=cutoff)
     if scope.project_id:
@@ -150,7 +150,7 @@ def _caches(scope: Scope) -> list[Candidate]:
     for path in sorted(root.glob("*/*")) if root.is_dir() else []:
         if not path.is_file():
             continue
-        sha = path.name.split(".")[0].split("-")[0]
+        sha = _cache_sha(path)
         if sha in in_use:
             continue
         age = _age_of_path(path)
@@ -181,17 +181,20 @@ def _uploads(scope: Scope) -> list[Candidate]:
     ]
 
 
-def _batch_audio_ids() -> set[int]:
-    from rendering.models import RenderBatch
+def _cache_sha(path: Path) -> str:
+    """The input sha256 a cache file belongs to (`<sha>.npz`, `<sha>-<settings>.npz`)."""
+    return path.name.split(".")[0].split("-")[0]
 
+
+def _batch_audio_ids() -> set[int]:
     return set(RenderBatch.objects.values_list("audio_id", flat=True))
 
 
 def _delete(candidate: Candidate) -> bool:
     kind, _, ident = candidate.key.partition(":")
     if kind == "render":
-        render = Render.objects.filter(pk=int(ident), status=Status.SUCCEEDED, output_deleted_at__isnull=True).first()
-        if render is None or not render.output:
+        render = Render.objects.filter(HAS_OUTPUT, pk=int(ident)).first()
+        if render is None:
             return False
         render.output.storage.delete(render.output.name)
         Render.objects.filter(pk=render.pk).update(output_deleted_at=timezone.now())
@@ -210,7 +213,7 @@ def _delete(candidate: Candidate) -> bool:
         return True
     if kind == "cache":
         path = Path(ident)
-        if path.name.split(".")[0].split("-")[0] in _in_use_hashes():
+        if _cache_sha(path) in _in_use_hashes():
             return False
         path.unlink(missing_ok=True)
         return True

@@ -20,6 +20,8 @@ class Status(models.TextChoices):
 
 ACTIVE = (Status.QUEUED, Status.RUNNING)
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+#: Renders whose output file is there to play and download (Render.has_output, in SQL).
+HAS_OUTPUT = models.Q(status=Status.SUCCEEDED, output_deleted_at__isnull=True) & ~models.Q(output="")
 
 
 class Stage(models.TextChoices):

@@ -13,10 +13,8 @@ from django.db.models import Count, Q, Sum
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from projects.models import Asset, Project
-from rendering.models import Render, Status
+from rendering.models import HAS_OUTPUT, Render, Status
 from rendering.worker import worker_info
-
-LIVE_OUTPUTS = Q(status=Status.SUCCEEDED, output_deleted_at__isnull=True) & ~Q(output="")
 
 
 def cache_bytes() -> int:
@@ -26,7 +24,7 @@ def cache_bytes() -> int:
 
 def disk_usage() -> dict:
     uploads = Asset.objects.aggregate(total=Sum("size"))["total"] or 0
-    outputs = Render.objects.filter(LIVE_OUTPUTS).aggregate(total=Sum("output_size"))["total"] or 0
+    outputs = Render.objects.filter(HAS_OUTPUT).aggregate(total=Sum("output_size"))["total"] or 0
     caches = cache_bytes()
     users = (
         get_user_model().objects.annotate(
@@ -34,7 +32,7 @@ def disk_usage() -> dict:
         ).order_by("username")
     )
     output_by_user = dict(
-        Render.objects.filter(LIVE_OUTPUTS).values_list("batch__owner").annotate(total=Sum("output_size"))
+        Render.objects.filter(HAS_OUTPUT).values_list("batch__owner").annotate(total=Sum("output_size"))
     )
     by_user = [
         {"user": u, "uploads": u.uploads or 0, "outputs": output_by_user.get(u.pk, 0)} for u in users
@@ -42,7 +40,7 @@ def disk_usage() -> dict:
     by_user = [row for row in by_user if row["uploads"] or row["outputs"]]
     upload_by_project = dict(Asset.objects.values_list("project").annotate(total=Sum("size")))
     output_by_project = dict(
-        Render.objects.filter(LIVE_OUTPUTS).values_list("batch__project").annotate(total=Sum("output_size"))
+        Render.objects.filter(HAS_OUTPUT).values_list("batch__project").annotate(total=Sum("output_size"))
     )
     projects = Project.objects.filter(pk__in=set(upload_by_project) | set(output_by_project)).select_related("owner")
     by_project = sorted(
@@ -52,7 +50,7 @@ def disk_usage() -> dict:
         ),
         key=lambda row: -(row["uploads"] + row["outputs"]),
     )
-    live = Render.objects.filter(LIVE_OUTPUTS).select_related("batch", "batch__owner", "source")
+    live = Render.objects.filter(HAS_OUTPUT).select_related("batch", "batch__owner", "source")
     free = None
     if settings.HEYGEM_STORAGE == "local":
         Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,13 @@ and the reconciliation of rows whose worker or job is gone."""
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import django_rq
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -113,8 +116,6 @@ def reconcile(retries: int | None = None) -> dict[str, int]:
       attempts <= HEYGEM_RENDER_RETRIES);
     - queued, but its job is in no queue: queued again.
     """
-    from django.conf import settings
-
     retries = settings.HEYGEM_RENDER_RETRIES if retries is None else retries
     now = timezone.now()
     alive = alive_workers()
@@ -136,11 +137,6 @@ def reconcile(retries: int | None = None) -> dict[str, int]:
 def _remove_scratch(render: Render) -> None:
     """A killed job cannot clean up after itself: remove its scratch files
     (on this machine; other machines' workers do the same for theirs)."""
-    import shutil
-    from pathlib import Path
-
-    from django.conf import settings
-
     for path in Path(settings.HEYGEM_SCRATCH_DIR).glob(f"render-{render.pk}-*"):
         shutil.rmtree(path, ignore_errors=True)
 
