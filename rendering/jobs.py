@@ -124,7 +124,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
         locked.message = ""
         locked.error_code = ""
         locked.manifest = manifest(render, result)
-        locked.log = _joined_log(locked.log, reporter.take_lines())
+        locked.log = joined_log(locked.log, reporter.take_lines())
         locked.save()
     log.info("render succeeded in %.1f s", timings.get("total", 0),
              extra={"render_id": render.pk, "batch_id": render.batch_id, "job_id": render.job_id})
@@ -187,7 +187,8 @@ def _scratch_root() -> Path:
     return root
 
 
-def _joined_log(existing: str, lines: list[str]) -> str:
+def joined_log(existing: str, lines: list[str]) -> str:
+    """The render log with a new, time-stamped block of lines appended."""
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
     block = "\n".join(lines)
     return (existing + "\n" if existing else "") + f"--- {stamp}\n{block}"
@@ -200,7 +201,7 @@ def _fail(render: Render, reporter: ProgressReporter, code: str, message: str) -
     lines.append(f"Failed: {code}: {message}")
     with transaction.atomic():
         locked = Render.objects.select_for_update().get(pk=render.pk)
-        locked.log = _joined_log(locked.log, lines)
+        locked.log = joined_log(locked.log, lines)
         if locked.status == Status.RUNNING:
             locked.status = Status.FAILED
             locked.error_code = code
@@ -215,7 +216,7 @@ def _finish_cancelled(render: Render, reporter: ProgressReporter) -> None:
     lines = reporter.take_lines() + ["Cancelled."]
     with transaction.atomic():
         locked = Render.objects.select_for_update().get(pk=render.pk)
-        locked.log = _joined_log(locked.log, lines)
+        locked.log = joined_log(locked.log, lines)
         locked.eta_s = None
         locked.fps = None
         if locked.status == Status.RUNNING:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Asset, Project, Template
+from rendering.messages import error_text
 
 
 class Status(models.TextChoices):
@@ -153,6 +154,11 @@ class Render(models.Model):
     @property
     def has_output(self) -> bool:
         return self.status == Status.SUCCEEDED and bool(self.output) and self.output_deleted_at is None
+
+    @property
+    def error_display(self) -> str:
+        """Why it failed, in the user's language ("" unless it failed)."""
+        return error_text(self.error_code, self.message) if self.status == Status.FAILED else ""
 
     @property
     def title(self) -> str:

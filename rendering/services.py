@@ -18,7 +18,7 @@ from rq.job import Job
 
 from projects.models import Asset, Project, Template
 from rendering.events import publish
-from rendering.jobs import enqueue_render
+from rendering.jobs import enqueue_render, joined_log
 from rendering.models import ACTIVE, Render, RenderBatch, Stage, Status
 from rendering.worker import alive_workers
 
@@ -146,7 +146,7 @@ def _requeue(render: Render, line: str) -> int:
     with transaction.atomic():
         updated = Render.objects.filter(pk=render.pk, status=render.status, job_id=render.job_id).update(
             status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, fps=None, eta_s=None,
-            log=(render.log + "\n" if render.log else "") + line,
+            log=joined_log(render.log, [line]),
         )
         if updated:
             render.refresh_from_db()
@@ -159,7 +159,7 @@ def _requeue(render: Render, line: str) -> int:
 def _mark_lost(render: Render, code: str, line: str) -> int:
     updated = Render.objects.filter(pk=render.pk, status=Status.RUNNING, job_id=render.job_id).update(
         status=Status.FAILED, error_code=code, message=line, finished_at=timezone.now(), eta_s=None, fps=None,
-        log=(render.log + "\n" if render.log else "") + line,
+        log=joined_log(render.log, [line]),
     )
     if updated:
         _remove_scratch(render)

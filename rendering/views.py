@@ -18,7 +18,6 @@ from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
-from rendering.messages import error_text
 from rendering.models import Status
 from rendering.zipstream import safe_name, stream_zip, unique_names
 
@@ -65,8 +64,6 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = access.get_batch(request, pk)
     renders = list(batch.renders.select_related("source", "template"))
-    for item in renders:
-        item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
     counts = {status: 0 for status in Status.values}
     for item in renders:
         counts[item.status] += 1
@@ -121,7 +118,6 @@ def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 def render_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One item of the batch page, for the live page to swap in."""
     item = access.get_render(request, pk)
-    item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
     return render(request, "rendering/_render_row.html", {"r": item})
 
 
@@ -156,7 +152,6 @@ def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "render": item,
         "batch": item.batch,
         "project": item.batch.project,
-        "error_display": error_text(item.error_code, item.message) if item.status == Status.FAILED else "",
     }
     return render(request, "rendering/render.html", context)
 
@@ -181,8 +176,6 @@ def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if data["q"]:
             renders = renders.filter(Q(batch__name__icontains=data["q"]) | Q(source__original_name__icontains=data["q"]))
     page = Paginator(renders.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
-    for item in page:
-        item.error_display = error_text(item.error_code, item.message) if item.status == Status.FAILED else ""
     query = request.GET.copy()
     query.pop("page", None)
     context = {"page": page, "form": form, "project": project, "query": query.urlencode()}
