@@ -209,6 +209,12 @@ STORAGES = {
 HEYGEM_ACCEL_REDIRECT_PREFIX = env_str("HEYGEM_ACCEL_REDIRECT_PREFIX", "")
 
 HEYGEM_MAX_UPLOAD_MB = env_int("HEYGEM_MAX_UPLOAD_MB", 2048, minimum=1)
+# Media limits, checked from metadata at upload (before any decoding) and again
+# by the worker: what one file may cost, whatever its size in bytes.
+HEYGEM_MAX_MEDIA_SECONDS = env_int("HEYGEM_MAX_MEDIA_SECONDS", 3600, minimum=1)
+HEYGEM_MAX_FRAME_SIDE = env_int("HEYGEM_MAX_FRAME_SIDE", 4096, minimum=16)  # longer side, pixels
+HEYGEM_MAX_FPS = env_int("HEYGEM_MAX_FPS", 120, minimum=1)
+HEYGEM_MAX_IMAGE_PIXELS = env_int("HEYGEM_MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
 # Stream every upload to a temporary file: probing needs a path, and large
 # files must not sit in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0

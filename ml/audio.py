@@ -3,21 +3,24 @@
 Decoding uses PyAV (ffmpeg), so wav, mp3, m4a/aac, ogg/opus, flac and the
 audio track of a video all work. Channels are averaged to mono at the native
 rate, then resampled to 16 kHz with soxr "HQ" (the same resampler current
-librosa uses by default, ``soxr_hq``).
+librosa uses by default, ``soxr_hq``). Decoding, resampling and the mel run
+as one stream, so memory does not grow with the duration (only the mel does).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioTooShort, CorruptMedia, NoAudioStream, SilentAudio
+from .errors import AudioTooShort, CorruptMedia, NoAudioStream, RenderCancelled, SilentAudio
 from .hashing import file_sha256
+from .limits import NO_LIMITS, MediaLimits, MediaOverLimit, metadata_seconds
 
 SAMPLE_RATE = 16000
 HOP = 200
@@ -33,61 +36,103 @@ SILENCE_PEAK = 10 ** (-60 / 20)  # peak below -60 dBFS counts as silence
 RESAMPLER = "soxr HQ"
 
 
-def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream to mono float32 at its native rate."""
+def _decode_native(
+    path: str | os.PathLike, should_stop: Callable[[], bool] | None, limits: MediaLimits
+) -> Iterator[tuple[np.ndarray, int]]:
+    """The first audio stream as mono float32 chunks at its native rate, one
+    decoded frame at a time (chunk, rate).
+
+    Channels are averaged at the native rate (as the reference's
+    ``librosa.load``). The encoder's end padding past the stated length (AAC,
+    MP3 frames) is dropped. The stated duration is checked against the limit
+    before decoding, the decoded one while decoding; ``should_stop`` is polled
+    for every frame (a few ms of audio).
+    """
     import av
 
+    name = Path(path).name
     try:
         container = av.open(str(path))
     except FileNotFoundError:
-        raise CorruptMedia(f"Audio file not found: {Path(path).name}") from None
+        raise CorruptMedia(f"Audio file not found: {name}") from None
     except av.FFmpegError:
-        raise CorruptMedia(f"{Path(path).name} is not a readable audio file.") from None
+        raise CorruptMedia(f"{name} is not a readable audio file.") from None
     with container:
         if not container.streams.audio:
-            raise NoAudioStream(f"{Path(path).name} has no audio track.")
+            raise NoAudioStream(f"{name} has no audio track.")
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
-        chunks: list[np.ndarray] = []
-        rate = 0
+        limits.check_duration(name, metadata_seconds(container, stream))
         resampler = None
+        rate = 0
+        stated: int | None = None
+        allowed: int | None = None
+        done = 0
         try:
             for frame in container.decode(stream):
+                if should_stop is not None and should_stop():
+                    raise RenderCancelled()
                 if resampler is None:
                     rate = frame.sample_rate
-                    # Planar float at the native rate; mixing to mono is ours
-                    # (mean of channels, as the reference's librosa.load).
+                    # Planar float at the native rate; mixing to mono is ours.
                     resampler = av.AudioResampler(format="fltp", rate=rate)
+                    if stream.duration and stream.time_base:
+                        stated = int(round(stream.duration * stream.time_base * rate)) or None
+                    allowed = limits.samples_allowed(rate)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0, dtype=np.float32))
+                    chunk = out.to_ndarray().mean(axis=0, dtype=np.float32)
+                    if stated is not None:
+                        chunk = chunk[: max(0, stated - done)]
+                    done += len(chunk)
+                    if allowed is not None and done > allowed:
+                        raise MediaOverLimit(name, "duration", None, limits.max_seconds)
+                    if len(chunk):
+                        yield chunk, rate
+                if stated is not None and done >= stated:
+                    return  # the rest is the encoder's padding
             if resampler is not None:
                 for out in resampler.resample(None):
-                    chunks.append(out.to_ndarray().mean(axis=0, dtype=np.float32))
+                    chunk = out.to_ndarray().mean(axis=0, dtype=np.float32)
+                    if stated is not None:
+                        chunk = chunk[: max(0, stated - done)]
+                    done += len(chunk)
+                    if len(chunk):
+                        yield chunk, rate
         except av.FFmpegError:
-            if not chunks:
-                raise CorruptMedia(f"The audio in {Path(path).name} cannot be decoded.") from None
-    if not chunks:
-        raise NoAudioStream(f"{Path(path).name} has no decodable audio.")
-    samples = np.concatenate(chunks).astype(np.float32, copy=False)
-    if stream.duration and stream.time_base:
-        # Drop the encoder's end padding (AAC, MP3 frames) past the stated length.
-        stated = int(round(stream.duration * stream.time_base * rate))
-        if 0 < stated < len(samples):
-            samples = samples[:stated]
-    return samples, rate
+            if not done:
+                raise CorruptMedia(f"The audio in {name} cannot be decoded.") from None
+    if not done:
+        raise NoAudioStream(f"{name} has no decodable audio.")
 
 
-def resample_to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
-        return samples.astype(np.float32, copy=False)
-    import soxr
+def stream_16k(
+    path: str | os.PathLike,
+    should_stop: Callable[[], bool] | None = None,
+    limits: MediaLimits = NO_LIMITS,
+) -> Iterator[np.ndarray]:
+    """The audio as 16 kHz mono float32 chunks, resampled as it is decoded
+    (soxr "HQ" streaming gives the same samples as one-shot resampling)."""
+    resampler = None
+    for chunk, rate in _decode_native(path, should_stop, limits):
+        if rate == SAMPLE_RATE:
+            yield chunk
+            continue
+        if resampler is None:
+            import soxr
 
-    return soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+            resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        out = resampler.resample_chunk(chunk)
+        if len(out):
+            yield out
+    if resampler is not None:
+        out = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        if len(out):
+            yield out
 
 
 def load_wav16k(path: str | os.PathLike) -> np.ndarray:
-    samples, rate = decode_audio(path)
-    return resample_to_16k(samples, rate)
+    """The whole audio at 16 kHz mono (short clips and tests; the engine streams)."""
+    return np.concatenate(list(stream_16k(path)))
 
 
 _MEL_BASIS: np.ndarray | None = None
@@ -104,24 +149,83 @@ def _mel_basis() -> np.ndarray:
     return _MEL_BASIS
 
 
-def melspectrogram(wav: np.ndarray) -> np.ndarray:
-    """The reference's normalised mel (80, 1 + len(wav) // 200), values in [-4, 4]."""
-    import librosa
-    from scipy.signal import lfilter
+class MelStream:
+    """The reference's normalised mel, computed block by block as 16 kHz audio
+    arrives: memory holds one block (``BLOCK`` frames, 25 s) plus the result.
 
-    emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], wav.astype(np.float64))
-    spec = librosa.stft(
-        y=emphasised.astype(np.float32),
-        n_fft=N_FFT,
-        hop_length=HOP,
-        win_length=N_FFT,
-        center=True,
-        pad_mode="reflect",  # the reference (librosa <= 0.8) padded by reflection
-    )
+    Per frame the arithmetic is the reference's: pre-emphasis (a streamed
+    ``lfilter``, same numbers), the centred STFT with reflect padding (the
+    padding is added here, each block framed with ``center=False``: the same
+    frames, bit for bit), mel, dB, normalise. Only the mel product's
+    summation order may differ in the last bit between block sizes (BLAS
+    blocking), so blocks always start at multiples of ``BLOCK`` frames and a
+    clip of up to ``BLOCK`` frames is one block, as before.
+    """
+
+    BLOCK = 2000
+    HALF = N_FFT // 2
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self._zi = np.zeros(1)
+        self._pending: list[np.ndarray] = []  # emphasised samples not yet framed
+        self._pending_len = 0
+        self._started = False  # the front reflect padding is in place
+        self._blocks: list[np.ndarray] = []
+
+    def feed(self, wav: np.ndarray) -> None:
+        from scipy.signal import lfilter
+
+        if not len(wav):
+            return
+        emphasised, self._zi = lfilter([1.0, -PREEMPHASIS], [1.0], wav.astype(np.float64), zi=self._zi)
+        self._pending.append(emphasised.astype(np.float32))
+        self._pending_len += len(wav)
+        self.samples += len(wav)
+        if self._pending_len >= self.BLOCK * HOP + N_FFT:
+            self._frame(final=False)
+
+    def finish(self) -> np.ndarray:
+        """The mel (80, 1 + samples // 200)."""
+        if self.samples <= self.HALF:
+            raise AudioTooShort()
+        self._frame(final=True)
+        return np.concatenate(self._blocks, axis=1) if len(self._blocks) > 1 else self._blocks[0]
+
+    def _frame(self, final: bool) -> None:
+        buf = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        if not self._started:
+            if len(buf) <= self.HALF and not final:
+                return
+            buf = np.concatenate([buf[1 : self.HALF + 1][::-1], buf])  # reflect: y[400] .. y[1]
+            self._started = True
+        if final:
+            buf = np.concatenate([buf, buf[-self.HALF - 1 : -1][::-1]])  # reflect: y[-2] .. y[-401]
+        available = (len(buf) - N_FFT) // HOP + 1 if len(buf) >= N_FFT else 0
+        while available >= self.BLOCK or (final and available > 0):
+            count = min(available, self.BLOCK)
+            self._blocks.append(_mel_frames(buf[: (count - 1) * HOP + N_FFT]))
+            buf = buf[count * HOP :]
+            available -= count
+        self._pending = [buf]
+        self._pending_len = len(buf)
+
+
+def _mel_frames(padded: np.ndarray) -> np.ndarray:
+    import librosa
+
+    spec = librosa.stft(y=padded, n_fft=N_FFT, hop_length=HOP, win_length=N_FFT, center=False)
     mel = _mel_basis() @ np.abs(spec)
     db = 20.0 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
     norm = (2 * MAX_ABS) * ((db - MIN_LEVEL_DB) / -MIN_LEVEL_DB) - MAX_ABS
     return np.clip(norm, -MAX_ABS, MAX_ABS).astype(np.float32)
+
+
+def melspectrogram(wav: np.ndarray) -> np.ndarray:
+    """The reference's normalised mel (80, 1 + len(wav) // 200), values in [-4, 4]."""
+    stream = MelStream()
+    stream.feed(wav)
+    return stream.finish()
 
 
 def reference_frame_count(n_mel: int, fps: Fraction | float) -> int:
@@ -163,6 +267,13 @@ def mel_chunks(mel: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(mel[:, idx].transpose(1, 0, 2))
 
 
+def _check_usable(samples: int, peak: float) -> None:
+    if samples < (MEL_STEP - 1) * HOP:  # fewer than 16 mel frames
+        raise AudioTooShort(f"The audio is too short ({samples / SAMPLE_RATE:.2f} s): at least 0.2 seconds are needed.")
+    if peak < SILENCE_PEAK:
+        raise SilentAudio()
+
+
 @dataclass
 class AudioFeatures:
     """The mel of one audio file: computed once, reusable for many videos."""
@@ -182,20 +293,33 @@ class AudioFeatures:
         return int(self.mel.shape[1])
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, sha256: str | None = None) -> AudioFeatures:
-        wav = load_wav16k(path)
-        feats = cls.from_samples(wav, sha256 or file_sha256(path), str(path))
-        return feats
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        sha256: str | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        limits: MediaLimits = NO_LIMITS,
+    ) -> AudioFeatures:
+        """Decode, resample and compute the mel as one stream: memory holds a
+        decoded frame and a mel block besides the mel itself, whatever the
+        duration. ``should_stop`` is polled every few ms of work; when it
+        returns True (or raises), the work stops with :class:`RenderCancelled`.
+        Audio over ``limits`` is refused before decoding when its metadata
+        says so, else as soon as the decoded length passes the limit."""
+        mel = MelStream()
+        peak = 0.0
+        for chunk in stream_16k(path, should_stop, limits):
+            peak = max(peak, float(np.max(np.abs(chunk))))
+            mel.feed(chunk)
+        _check_usable(mel.samples, peak)
+        if should_stop is not None and should_stop():
+            raise RenderCancelled()
+        return cls(mel.finish(), mel.samples, sha256 or file_sha256(path), str(path), peak)
 
     @classmethod
     def from_samples(cls, wav: np.ndarray, sha256: str = "", source: str = "") -> AudioFeatures:
-        if len(wav) < (MEL_STEP - 1) * HOP:  # fewer than 16 mel frames
-            raise AudioTooShort(
-                f"The audio is too short ({len(wav) / SAMPLE_RATE:.2f} s): at least 0.2 seconds are needed."
-            )
         peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
-        if peak < SILENCE_PEAK:
-            raise SilentAudio()
+        _check_usable(len(wav), peak)
         return cls(melspectrogram(wav), len(wav), sha256, source, peak)
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -29,6 +29,7 @@ from .detect import make_detector
 from .encode import VideoWriter
 from .errors import BadBox, CorruptMedia, LipSyncError, NoFaceFound
 from .infer import Generator, pick_device
+from .limits import NO_LIMITS, MediaLimits
 from .paste import crop_face, paste_mouth
 from .settings import Progress, RenderResult, RenderSettings
 from .track import TrackCache, build_track, detect_frame_size
@@ -61,6 +62,14 @@ class _Stage:
         fps = self.done / dt if dt > 0 else 0.0
         eta = (self.total - self.done) / fps if fps > 0 else None
         self.callback(Progress(self.name, self.done, self.total, fps, eta, now - self.started))
+
+    def poll(self) -> bool:
+        """For loops that run long between advances (audio decoding, face
+        detection): hand the callback the current numbers, at most every
+        0.25 s, so a callback that raises (a cancelled render) stops the
+        stage within that time. Returns False: stopping is the callback's."""
+        self.advance(0)
+        return False
 
 
 class _Worker(threading.Thread):
@@ -174,13 +183,16 @@ class LipSyncEngine:
         video_sha256: str | None = None,
         log: Callable[[str], None] | None = None,
         audio_source: str | os.PathLike | None = None,
+        limits: MediaLimits = NO_LIMITS,
     ) -> RenderResult:
         """Render ``face_path`` lip-synced to ``audio`` into ``outfile``.
 
         ``audio`` is a path or precomputed :class:`AudioFeatures` (whose
         ``source`` file, or ``audio_source``, is muxed into the output). If
         ``progress`` raises, the render stops, the partial output is deleted
-        and the exception propagates unchanged.
+        and the exception propagates unchanged; it is called at least every
+        0.25 s or so in every stage (audio decoding and face detection too).
+        Inputs over ``limits`` are refused with :class:`MediaOverLimit`.
         """
         settings = settings or RenderSettings()
         started = time.perf_counter()
@@ -194,14 +206,21 @@ class LipSyncEngine:
 
         note(self.checkpoint_note)
         t = time.perf_counter()
-        feats = audio if isinstance(audio, AudioFeatures) else AudioFeatures.from_file(audio)
+        if isinstance(audio, AudioFeatures):
+            feats = audio
+        else:
+            audio_stage = _Stage("audio", 1, progress, started)
+            feats = AudioFeatures.from_file(audio, should_stop=audio_stage.poll, limits=limits)
         timings["audio"] = time.perf_counter() - t
         mux_from = Path(audio_source or feats.source or "")
         if not feats.source and audio_source is None:
             raise CorruptMedia("The audio features have no source file to take the sound from.")
+        limits.check_duration(mux_from.name, feats.duration)  # features computed before the limits
         note(f"Audio: {feats.duration:.2f} s, resampled to 16 kHz with {RESAMPLER}.")
 
-        source = VideoSource(face_path, settings.resize_factor, Fraction(settings.image_fps), threads=self.io_threads)
+        source = VideoSource(
+            face_path, settings.resize_factor, Fraction(settings.image_fps), threads=self.io_threads, limits=limits
+        )
         info = source.info
         fps = info.fps
         n_out = output_frame_count(feats.samples, feats.n_mel, fps)
@@ -289,6 +308,7 @@ class LipSyncEngine:
                 key_interval=settings.key_interval,
                 limit=n_out,
                 on_frames=stage.advance,
+                should_stop=stage.poll,
             )
             stage.total = max(stage.done, 1)
             stage.advance(0, force=True)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RenderCancelled
+
 TRACK_VERSION = 1  # bump when detection or tracking changes what a track holds
 
 
@@ -265,6 +267,7 @@ def build_track(
     keys_per_batch: int = 8,
     limit: int | None = None,
     on_frames: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FaceTrack:
     """Detect faces on key frames of a stream of downscaled frames.
 
@@ -272,9 +275,25 @@ def build_track(
     small = full * scale. Memory holds one window of
     ``key_interval * keys_per_batch + 1`` small frames. ``limit`` stops after
     that many frames; the track is then marked incomplete if the video goes on.
+    ``should_stop`` is polled for every frame read and before every call to
+    ``detect`` (at most ``keys_per_batch`` frames each); True (or an exception
+    it raises) stops the pass: a cancel takes effect within one detector batch.
     """
     K = max(1, int(key_interval))
-    window_len = K * max(1, keys_per_batch) + 1
+    per_call = max(1, keys_per_batch)
+    window_len = K * per_call + 1
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise RenderCancelled()
+
+    def detect_polled(batch: list[np.ndarray]) -> list[np.ndarray]:
+        found: list[np.ndarray] = []
+        for i in range(0, len(batch), per_call):
+            check()
+            found.extend(detect(batch[i : i + per_call]))
+        return found
+
     boxes: list[np.ndarray | None] = []  # small-frame coordinates
     prev: np.ndarray | None = None  # the tracked person's last box
     carry: tuple[np.ndarray, np.ndarray | None] | None = None  # last key frame, its box
@@ -290,6 +309,7 @@ def build_track(
                 ended = True
                 complete = next(it, None) is None
                 break
+            check()
             item = next(it, None)
             if item is None:
                 ended = True
@@ -302,7 +322,7 @@ def build_track(
         last = len(window) - 1
         keys = sorted(set(range(0, last + 1, K)) | {last})
         todo = [k for k in keys if k >= first_new]
-        found = dict(zip(todo, detect([window[k] for k in todo])))
+        found = dict(zip(todo, detect_polled([window[k] for k in todo])))
         chosen: dict[int, np.ndarray | None] = {0: carry[1]} if carry else {}
         at_key: dict[int, np.ndarray | None] = {}  # tracking reference at each key
         for k in keys:
@@ -316,7 +336,7 @@ def build_track(
             ba, bb = chosen[a], chosen[b]
             if b - a > 1 and _needs_refining(ba, bb):
                 ref = ba if ba is not None else at_key[a]
-                for cands in detect(window[a + 1 : b]):
+                for cands in detect_polled(window[a + 1 : b]):
                     pick = select_face(cands, ref)
                     if pick is not None:
                         ref = pick

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorruptMedia, NoVideoStream
+from .limits import NO_LIMITS, MediaLimits, image_size, metadata_seconds
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 STANDARD_RATES = [
@@ -93,12 +94,23 @@ class VideoSource:
     """A face video or still image, read as a stream of BGR uint8 frames."""
 
     def __init__(
-        self, path: str | os.PathLike, resize_factor: int = 1, image_fps: Fraction = Fraction(25), threads: int = 0
+        self,
+        path: str | os.PathLike,
+        resize_factor: int = 1,
+        image_fps: Fraction = Fraction(25),
+        threads: int = 0,
+        limits: MediaLimits = NO_LIMITS,
     ):
+        """``limits`` refuses (:class:`ml.limits.MediaOverLimit`) a picture,
+        frame rate or duration over them, from metadata, before decoding."""
         self.path = Path(path)
         self.threads = threads  # decoder threads (0: ffmpeg's choice)
+        self.limits = limits
         if not self.path.is_file():
             raise CorruptMedia(f"Face file not found: {self.path.name}")
+        size = image_size(self.path)
+        if size is not None:  # PNG/JPEG header: before any decoder sees the picture
+            limits.check_picture(self.path.name, *size, still=True)
         self.resize_factor = max(1, int(resize_factor))
         self._image: np.ndarray | None = None
         self._t0: Fraction | None = None
@@ -157,6 +169,7 @@ class VideoSource:
             still = container.format.name in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe") or (stream.frames == 1)
             if not w or not h:
                 raise CorruptMedia(f"{self.path.name} has a video track with no picture size.")
+            self.limits.check_picture(self.path.name, w, h, still=still)
             if still:
                 img = None
                 try:
@@ -171,6 +184,8 @@ class VideoSource:
                 ih, iw = self._image.shape[:2]
                 return VideoInfo(iw, ih, image_fps, True, 1)
             fps = choose_fps(stream.average_rate, stream.guessed_rate)
+            self.limits.check_fps(self.path.name, fps)
+            self.limits.check_duration(self.path.name, metadata_seconds(container, stream))
             self.color_tags = {
                 name: getattr(cc, name, None) for name in ("colorspace", "color_range", "color_primaries", "color_trc")
             }

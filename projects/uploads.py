@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from ml.hashing import file_sha256
 from projects import preflight
 from projects.models import Asset, Project
-from projects.probe import MediaInfo, ProbeError, probe, sample_frames
+from projects.probe import MediaInfo, ProbeError, media_limits, probe, sample_frames
 
 MAX_NAME = 255
 
@@ -64,10 +64,29 @@ def refusal_message(name: str, error: ProbeError) -> str:
         "truncated": _("%(name)s is incomplete: the file was cut short (interrupted copy or export)."),
         "no_streams": _("%(name)s holds no audio or video."),
     }
+    if error.code == "over_limit":
+        return _over_limit_message(params)
     kinds = {"audio": _("audio"), "video": _("video"), "image": _("image")}
     if "kind" in params:
         params["kind"] = kinds.get(params["kind"], params["kind"])
     return messages.get(error.code, _("%(name)s cannot be used.")) % params
+
+
+def _over_limit_message(params: dict) -> str:
+    """A media limit refusal names the limit and the file's value
+    (ml.limits formats the numbers: H:MM:SS, frames per second, pixels)."""
+    limit = params["limit"]
+    if limit == "duration":
+        if not params["value"]:  # demuxing stopped at the limit: the real length is unknown
+            return _("%(name)s is longer than %(maximum)s, the limit.") % params
+        return _("%(name)s is %(value)s long; the limit is %(maximum)s.") % params
+    if limit == "fps":
+        return _("%(name)s has %(value)s frames per second; the limit is %(maximum)s.") % params
+    if limit == "frame_side":
+        return _("%(name)s is %(width)s×%(height)s pixels; the limit is %(maximum)s pixels on the longer side.") % params
+    return _(
+        "%(name)s is %(width)s×%(height)s pixels (%(value)s megapixels); the limit is %(maximum)s megapixels."
+    ) % params
 
 
 def ingest(project: Project, upload: UploadedFile) -> UploadOutcome:
@@ -89,7 +108,7 @@ def _ingest_path(project: Project, path: Path, name: str) -> UploadOutcome:
     existing = project.assets.filter(sha256=digest).first()
     if existing:
         return UploadOutcome(name=name, asset=existing, duplicate=True)
-    info = probe(path, name)
+    info = probe(path, name, media_limits())
     findings: list[dict] = []
     poster: bytes | None = None
     if info.kind in ("video", "image"):

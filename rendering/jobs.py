@@ -22,6 +22,7 @@ from rq import get_current_job
 from ml.audio import AudioFeatures
 from ml.errors import LipSyncError, RenderCancelled
 from ml.track import TrackCache
+from projects.probe import media_limits
 from rendering import engine as engines
 from rendering.events import publish
 from rendering.models import Render, Stage, Status
@@ -87,7 +88,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
     engine = engines.get_engine()
     reporter.log(f"Worker {render.worker_name} on {engine.device}.")
     audio_path = local_file(batch.audio.file, scratch, "audio" + batch.audio.extension)
-    feats = batch_audio_features(batch.audio, audio_path, reporter.log)
+    feats = batch_audio_features(batch.audio, audio_path, reporter.log, reporter.cancelled.is_set)
     face_path = local_file(render.source.file, scratch, "face" + render.source.extension)
     outfile = scratch / "output.mp4"
     result = engine.render(
@@ -100,6 +101,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
         video_sha256=render.source.sha256,
         log=reporter.log,
         audio_source=audio_path,
+        limits=media_limits(),
     )
     reporter.set_stage(Stage.STORE)
     started = time.perf_counter()
@@ -150,7 +152,7 @@ def manifest(render: Render, result) -> dict:
     }
 
 
-def batch_audio_features(audio, audio_path: Path, note) -> AudioFeatures:
+def batch_audio_features(audio, audio_path: Path, note, should_stop=None) -> AudioFeatures:
     """The batch audio's mel, computed once per audio file (by sha256) and
     reused by every item and every later batch with the same audio. A Redis
     lock keeps two workers from computing it at the same time."""
@@ -163,7 +165,7 @@ def batch_audio_features(audio, audio_path: Path, note) -> AudioFeatures:
         if cache.exists():
             note("Audio features reused from the cache.")
             return AudioFeatures.load(cache)
-        feats = AudioFeatures.from_file(audio_path, sha256=audio.sha256)
+        feats = AudioFeatures.from_file(audio_path, sha256=audio.sha256, should_stop=should_stop, limits=media_limits())
         feats.save(cache)
         note("Audio features computed and cached.")
         return feats
