@@ -93,7 +93,7 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # "detect", "infer" or "encode"
+    stage: str  # "audio" (reading an audio file given as a path), "detect", "infer" or "encode"
     done: int  # frames done in this stage
     total: int  # frames in this stage
     fps: float  # frames per second in this stage so far

@@ -332,18 +332,23 @@ def sample_frames(path: Path, count: int, max_width: int = 640) -> list[np.ndarr
                     break
             return frames
         for i in range(count):
-            target = duration * (i + 0.5) / count
-            container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
-            # Decode forward from the key frame before the target, but only so
-            # far: with sparse key frames, take the last frame decoded.
-            last = None
-            for decoded, frame in enumerate(container.decode(stream), 1):
-                last = frame
-                if frame.time is None or frame.time >= target - 0.05 or decoded >= MAX_DECODE_PER_SAMPLE:
-                    break
-            if last is not None:
-                frames.append(_to_bgr(last, max_width))
+            frame = _frame_near(container, stream, duration * (i + 0.5) / count)
+            if frame is not None:
+                frames.append(_to_bgr(frame, max_width))
     return frames
+
+
+def _frame_near(container, stream, target: float):
+    """The first frame at ``target`` seconds: decoding forward from the key
+    frame before it, but at most MAX_DECODE_PER_SAMPLE frames (a video with
+    one key frame an hour is not decoded whole); then the last one decoded."""
+    container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+    last = None
+    for decoded, frame in enumerate(container.decode(stream), 1):
+        last = frame
+        if frame.time is None or frame.time >= target - 0.05 or decoded >= MAX_DECODE_PER_SAMPLE:
+            break
+    return last
 
 
 def _to_bgr(frame, max_width: int) -> np.ndarray:

@@ -2,13 +2,14 @@
 
 import os
 import shutil
+import time
 from fractions import Fraction
 
 import pytest
 from django.urls import reverse
 
 from projects.models import Asset
-from tests import mediafactory
+from tests import bombs, mediafactory
 from tests.conftest import encode_audio
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +287,88 @@ def test_variable_frame_rate_is_flagged(alice_client, project, tmp_path):
 def test_constant_frame_rate_is_not_flagged(alice_client, project, face_clip):
     upload(alice_client, project, face_clip)
     assert not project.assets.get().variable_frame_rate
+
+
+# ---------------------------------------------------------------- media limits
+# Small files that would decode to hours of audio or huge pictures are refused
+# from their metadata, quickly, with the limit and the file's value named.
+
+
+@pytest.fixture(scope="session")
+def bomb_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bombs")
+
+
+def refused_quickly(client, project, path, name=None):
+    started = time.monotonic()
+    error = refused(client, project, path, name)
+    assert time.monotonic() - started < 5
+    return error
+
+
+def test_ten_hours_of_silent_flac_is_refused_from_its_header(alice_client, project, bomb_dir):
+    path = bombs.silent_flac(bomb_dir / "speech.flac", seconds=10 * 3600)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    assert refused_quickly(alice_client, project, path) == "speech.flac is 10:00:00 long; the limit is 1:00:00."
+
+
+def test_huge_flat_png_is_refused_before_decoding(alice_client, project, bomb_dir):
+    path = bombs.flat_png(bomb_dir / "poster.png", 16000, 16000)
+    assert path.stat().st_size < 1024 * 1024
+    error = refused_quickly(alice_client, project, path)
+    assert error == "poster.png is 16000×16000 pixels (256.0 megapixels); the limit is 16.8 megapixels."
+
+
+def test_four_hour_tiny_video_is_refused(alice_client, project, bomb_dir):
+    path = bombs.tiny_video(bomb_dir / "long.mp4", fps=Fraction(1, 60), frames=240)
+    assert refused_quickly(alice_client, project, path) == "long.mp4 is 4:00:00 long; the limit is 1:00:00."
+
+
+def test_video_without_a_stated_duration_is_demuxed_only_up_to_the_limit(alice_client, project, bomb_dir, monkeypatch):
+    from projects import probe
+
+    monkeypatch.setattr(probe, "metadata_seconds", lambda container, stream: None)
+    path = bombs.tiny_video(bomb_dir / "unstated.mp4", fps=Fraction(1, 60), frames=240)
+    assert refused_quickly(alice_client, project, path) == "unstated.mp4 is 4:00:00 long; the limit is 1:00:00."
+
+
+def test_240_fps_clip_is_refused(alice_client, project, bomb_dir):
+    path = bombs.tiny_video(bomb_dir / "fast.mp4", fps=240, frames=120)
+    assert refused_quickly(alice_client, project, path) == "fast.mp4 has 240 frames per second; the limit is 120."
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_8000_pixel_wide_image_is_refused(alice_client, project, bomb_dir, suffix):
+    import cv2
+    import numpy as np
+
+    path = bomb_dir / f"wide{suffix}"
+    cv2.imwrite(str(path), np.full((64, 8000, 3), 90, np.uint8))
+    error = refused_quickly(alice_client, project, path)
+    assert error == f"wide{suffix} is 8000×64 pixels; the limit is 4096 pixels on the longer side."
+
+
+def test_limits_come_from_the_settings(alice_client, project, speech_wav, face_clip, settings):
+    settings.HEYGEM_MAX_MEDIA_SECONDS = 5
+    assert refused(alice_client, project, speech_wav) == "speech.wav is 0:00:08 long; the limit is 0:00:05."
+    settings.HEYGEM_MAX_FPS = 24
+    assert refused(alice_client, project, face_clip) == "presenter.mp4 has 25 frames per second; the limit is 24."
+    settings.HEYGEM_MAX_FPS, settings.HEYGEM_MAX_FRAME_SIDE = 120, 300
+    error = refused(alice_client, project, face_clip)
+    assert error == "presenter.mp4 is 320×240 pixels; the limit is 300 pixels on the longer side."
+    settings.HEYGEM_MAX_FRAME_SIDE, settings.HEYGEM_MAX_MEDIA_SECONDS = 4096, 3600
+    assert upload(alice_client, project, speech_wav, face_clip).json()["files"][0]["ok"]
+
+
+def test_preflight_decodes_a_bounded_number_of_frames_per_sample(tmp_path):
+    import av
+
+    from projects import probe
+
+    # 60 s with a single key frame: reaching the middle would mean decoding 750 frames.
+    path = bombs.tiny_video(tmp_path / "gop.mp4", fps=25, frames=1500, keyframe_interval=100_000)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frame = probe._frame_near(container, stream, 30.0)
+    assert frame.time <= probe.MAX_DECODE_PER_SAMPLE / 25
+    assert len(probe.sample_frames(path, 4)) == 4

@@ -167,3 +167,53 @@ def test_features_save_and_load_roundtrip(tmp_path, speech_1s):
     np.testing.assert_array_equal(back.mel, feats.mel)
     assert (back.samples, back.sha256, back.source) == (feats.samples, feats.sha256, feats.source)
     assert back.duration == feats.duration
+
+
+def test_mel_in_blocks_is_the_whole_signal_mel():
+    """Streamed in any chunks, the mel is the same numbers; past one block
+    (25 s) it stays within the last bit of the one-shot reference formula."""
+    import librosa
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(2)
+    wav = (0.1 * rng.standard_normal(16000 * 60 + 123)).astype(np.float32)
+    stream = audio.MelStream()
+    for start in range(0, len(wav), 1537):  # odd chunks, as a decoder delivers them
+        stream.feed(wav[start : start + 1537])
+    chunked = stream.finish()
+    np.testing.assert_array_equal(chunked, audio.melspectrogram(wav))
+    assert chunked.shape == (80, 1 + len(wav) // 200)
+
+    pre = lfilter([1, -0.97], [1], wav.astype(np.float64)).astype(np.float32)
+    spec = np.abs(librosa.stft(y=pre, n_fft=800, hop_length=200, win_length=800, pad_mode="reflect"))
+    mel = audio._mel_basis() @ spec
+    ref = np.clip(8 * ((20 * np.log10(np.maximum(1e-5, mel)) - 20) + 100) / 100 - 4, -4, 4).astype(np.float32)
+    assert np.abs(chunked - ref).max() <= 2e-6
+    short = wav[: audio.MelStream.BLOCK * 200 - 1]  # one block: bit for bit
+    np.testing.assert_array_equal(audio.melspectrogram(short), audio.melspectrogram(short.copy()))
+
+
+def test_audio_over_the_duration_limit_is_refused_from_its_metadata(tmp_path):
+    import time
+
+    from ml.limits import MediaLimits, MediaOverLimit
+    from tests import bombs
+
+    path = bombs.silent_flac(tmp_path / "night.flac", seconds=2 * 3600)
+    started = time.monotonic()
+    with pytest.raises(MediaOverLimit) as err:
+        AudioFeatures.from_file(path, limits=MediaLimits(max_seconds=3600))
+    assert time.monotonic() - started < 1
+    assert err.value.code == "media_over_limit"
+    assert str(err.value) == "night.flac is 2:00:00 long; the limit is 1:00:00."
+
+
+def test_decoding_stops_at_the_limit_when_the_metadata_states_no_duration(tmp_path, monkeypatch):
+    from ml.limits import MediaLimits, MediaOverLimit
+
+    monkeypatch.setattr(audio, "metadata_seconds", lambda container, stream: None)
+    path = mf.make_tone(tmp_path / "tone.wav", 3.0)
+    with pytest.raises(MediaOverLimit) as err:
+        AudioFeatures.from_file(path, limits=MediaLimits(max_seconds=2))
+    assert str(err.value) == "tone.wav is longer than 0:00:02, the limit."
+    assert AudioFeatures.from_file(path, limits=MediaLimits(max_seconds=3)).samples == 48000

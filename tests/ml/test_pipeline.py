@@ -77,7 +77,7 @@ def test_render_keeps_audio_duration_and_fps(engine, face_clip, speech_1s, tmp_p
     assert res.detector_used == "opencv" and not res.track_cache_hit
     assert res.faceless_frames == 3  # the three blank frames
     assert {"detect", "infer", "encode", "total"} <= set(res.timings)
-    assert {p.stage for p in seen} == {"detect", "infer", "encode"}
+    assert {p.stage for p in seen} == {"audio", "detect", "infer", "encode"}  # audio given as a path
     assert seen[-1].stage == "encode" and seen[-1].done == seen[-1].total
     assert no_leftovers(tmp_path) == ["out.mp4"]
 
