@@ -168,9 +168,9 @@ def _probe_audio(container, stream, limits: MediaLimits, name: str) -> MediaInfo
     limits.check_duration(name, duration)
     if duration is None:
         duration = _demuxed_seconds(container, stream, limits, name)
-        container.seek(0)
     samples = 0
     try:
+        container.seek(0)
         # The first seconds only: enough to know the audio decodes.
         for frame in container.decode(stream):
             samples += frame.samples
@@ -256,6 +256,7 @@ def _probe_video(container, stream, audio, limits: MediaLimits, name: str) -> Me
     limits.check_fps(name, fps)
 
     first = _decode_first_frame(container, stream)
+    limits.check_picture(name, first.width, first.height, still=False)  # where the stream did not say
     duration = None
     if container.duration:
         duration = container.duration / av.time_base
