@@ -169,12 +169,13 @@ def test_reconcile_requeues_once_when_configured(alice, project, audio, video, s
 def test_reconcile_requeues_lost_jobs(alice, project, audio, video, model_dir):
     from datetime import timedelta
 
-    import django_rq
     from django.utils import timezone
+
+    from tests.rendering.conftest import clear_queues
 
     batch = start_batch(alice, project, audio, [video])
     render = batch.renders.get()
-    django_rq.get_queue("gpu").empty()  # e.g. Redis was flushed
+    clear_queues()  # e.g. Redis was flushed
     Render.objects.filter(pk=render.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     assert services.reconcile()["requeued"] == 1
     work()
