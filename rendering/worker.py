@@ -94,14 +94,21 @@ class HeyGemWorker(SimpleWorker):
             wait = None if timeout is None else max(1, min(timeout, POLL_S))
             result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
             if result is not None:
-                job, queue = result
-                if queue.name.startswith(queues.GPU):
-                    queues.mark_served(self.connection, queue.name)
+                self._mark_served(result[1])
                 return result
             if timeout is None:  # burst: one pass over the queues
                 return None
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
+
+    def _mark_served(self, queue: Queue) -> None:
+        if not queue.name.startswith(queues.GPU):
+            return
+        try:
+            queues.mark_served(self.connection, queue.name)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # The job is already taken: run it; the order is only a little less fair.
+            log.warning("could not record which queue was served", exc_info=True)
 
     # --- heartbeat and housekeeping ------------------------------------------------
 
