@@ -53,9 +53,9 @@ class HeyGemWorker(SimpleWorker):
     """An rq SimpleWorker whose queue named `gpu` stands for every member's GPU
     queue, in least-recently-served order, refreshed before each dequeue."""
 
-    def __init__(self, queues: list[Queue], *args, **kwargs):
-        super().__init__(queues, *args, **kwargs)
-        self._listed = list(queues)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._listed = list(self.queues)  # as started: `gpu` is expanded before each dequeue
         self._gpu_queues: dict[str, Queue] = {}
         self._beat_stop = threading.Event()
         self._device = _device_name()

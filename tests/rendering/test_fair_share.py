@@ -100,3 +100,18 @@ def test_bobs_item_starts_right_after_the_one_running_when_he_queued(alice, bob,
     after = [r for r in started if r.started_at >= queued_at]
     assert before and all(r.batch_id == alices.pk for r in before)
     assert after[0].pk == bobs_item.pk  # not behind alice's other items
+
+
+@pytest.mark.django_db
+def test_a_redis_error_while_listing_queues_keeps_the_last_list(alice, queue_batch, monkeypatch):
+    import redis
+
+    worker = new_worker("w1")
+    queue_batch(alice, 2)
+    assert owner_of(worker.dequeue_job_and_maintain_ttl(None)) == "alice"
+
+    def unreachable(conn=None):
+        raise redis.exceptions.ConnectionError("Redis restarting")
+
+    monkeypatch.setattr(queues, "gpu_queue_names", unreachable)
+    assert owner_of(worker.dequeue_job_and_maintain_ttl(None)) == "alice"  # no crash: the queues it knew
