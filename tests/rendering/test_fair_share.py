@@ -113,5 +113,6 @@ def test_a_redis_error_while_listing_queues_keeps_the_last_list(alice, queue_bat
     def unreachable(conn=None):
         raise redis.exceptions.ConnectionError("Redis restarting")
 
-    monkeypatch.setattr(queues, "gpu_queue_names", unreachable)
-    assert owner_of(worker.dequeue_job_and_maintain_ttl(None)) == "alice"  # no crash: the queues it knew
+    with monkeypatch.context() as patch:
+        patch.setattr(queues, "gpu_queue_names", unreachable)
+        assert owner_of(worker.dequeue_job_and_maintain_ttl(None)) == "alice"  # no crash: the queues it knew
