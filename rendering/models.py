@@ -112,6 +112,10 @@ RESET_PROGRESS = MappingProxyType(
 
 
 class RenderQuerySet(models.QuerySet):
+    def active_of(self, user) -> RenderQuerySet:
+        """Queued and running items of batches this member started (their share of the queue)."""
+        return self.filter(batch__owner=user, status__in=ACTIVE)
+
     def claim(self, pk: int, worker_name: str) -> bool:
         """queued -> running, for the worker that runs its job. False when the
         item is not queued any more (cancelled, or a duplicate job)."""

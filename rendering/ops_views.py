@@ -14,8 +14,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from rendering import cleanup, ops, services
-from rendering.models import ACTIVE, Render
+from rendering import cleanup, ops, quotas, services
 from rendering.ops_forms import CleanupForm
 
 
@@ -79,5 +78,5 @@ def cancel_member_work(request: HttpRequest, user_id: int) -> HttpResponse:
             request, _("%(count)d item(s) of %(user)s cancelled.") % {"count": count, "user": member.get_username()}
         )
         return redirect("ops:dashboard")
-    active = Render.objects.filter(batch__owner=member, status__in=ACTIVE)
-    return render(request, "ops/cancel_member.html", {"member": member, "count": active.count()})
+    count = quotas.active_items(member)
+    return render(request, "ops/cancel_member.html", {"member": member, "count": count})

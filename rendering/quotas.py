@@ -15,7 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from projects.models import Asset
-from rendering.models import ACTIVE, HAS_OUTPUT, Render
+from rendering.models import HAS_OUTPUT, Render
 
 MB = 1024 * 1024
 
@@ -29,8 +29,8 @@ class QuotaExceeded(Exception):
 
 
 def active_items(user) -> int:
-    """Queued and running items of batches this member started."""
-    return Render.objects.filter(batch__owner=user, status__in=ACTIVE).count()
+    """What counts against HEYGEM_MAX_ACTIVE_ITEMS."""
+    return Render.objects.active_of(user).count()
 
 
 def storage_used(user) -> int:

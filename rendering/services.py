@@ -73,8 +73,7 @@ def cancel_batch(batch: RenderBatch) -> int:
 
 def cancel_member_work(user) -> int:
     """Cancel every queued and running item of batches this member started (staff, in /ops/)."""
-    active = Render.objects.filter(batch__owner=user, status__in=ACTIVE).order_by("pk")
-    return sum(cancel_render(render) for render in active)
+    return sum(cancel_render(render) for render in Render.objects.active_of(user).order_by("pk"))
 
 
 def retry_render(render: Render) -> bool:
