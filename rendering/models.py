@@ -293,5 +293,8 @@ class Render(models.Model):
                 fields.add("internal_log")
             if fields:
                 locked.save(update_fields=[*fields, "updated_at"])
-        self.refresh_from_db()
+        # Copied rather than refresh_from_db(), which would drop the cached
+        # batch, source and audio the caller goes on using.
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(locked, field.attname))
         return changed
