@@ -21,12 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from redis import Redis
 
-from rendering.worker import HEARTBEAT_KEY
+from rendering.heartbeat import HEARTBEAT_KEY
 
 log = logging.getLogger(__name__)
 
 # Each worker keeps a hash under this pattern, refreshed every few seconds and
-# expiring soon after its worker is gone (rendering/worker.py).
+# expiring soon after its worker is gone (rendering/heartbeat.py).
 WORKER_KEY_PATTERN = HEARTBEAT_KEY + "*"
 # A check must not hang the probe: an unreachable Redis host fails in seconds.
 REDIS_TIMEOUT_S = 2.0

@@ -232,6 +232,11 @@ HEYGEM_DEVICE = env_choice("HEYGEM_DEVICE", "auto", ("auto", "cpu", "cuda"))
 HEYGEM_FP16 = env_bool("HEYGEM_FP16", True)
 # How many times a render whose worker died mid-job is queued again (0 = mark it failed).
 HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
+# Quotas (rendering/quotas.py): items in one batch; queued + running items per
+# member; storage per member in MB (uploads, posters, outputs; 0 = no quota).
+HEYGEM_MAX_BATCH_ITEMS = env_int("HEYGEM_MAX_BATCH_ITEMS", 200, minimum=1)
+HEYGEM_MAX_ACTIVE_ITEMS = env_int("HEYGEM_MAX_ACTIVE_ITEMS", 500, minimum=1)
+HEYGEM_STORAGE_QUOTA_MB = env_int("HEYGEM_STORAGE_QUOTA_MB", 0, minimum=0)
 # Delete rendered outputs older than this many days (history rows stay, marked
 # "output deleted"); empty or 0 = keep outputs until an admin cleans up.
 HEYGEM_RETENTION_DAYS = env_int("HEYGEM_RETENTION_DAYS", 0, minimum=0)

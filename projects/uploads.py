@@ -19,6 +19,7 @@ from ml.hashing import file_sha256
 from projects import preflight
 from projects.models import Asset, Project
 from projects.probe import MediaInfo, ProbeError, media_limits, probe, sample_frames
+from rendering import quotas
 
 MAX_NAME = 255
 
@@ -95,10 +96,13 @@ def ingest(project: Project, upload: UploadedFile) -> UploadOutcome:
     try:
         if upload.size is not None and upload.size > limit * 1024 * 1024:
             raise ProbeError("too_large", limit=limit)
+        quotas.check_upload(project.owner, name, upload.size or 0)
         with _local_path(upload) as path:
             return _ingest_path(project, path, name)
     except ProbeError as error:
         return UploadOutcome(name=name, error=refusal_message(name, error))
+    except quotas.QuotaExceeded as error:
+        return UploadOutcome(name=name, error=error.message)
 
 
 def _ingest_path(project: Project, path: Path, name: str) -> UploadOutcome:

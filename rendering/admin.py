@@ -21,4 +21,4 @@ class RenderBatchAdmin(admin.ModelAdmin):
 class RenderAdmin(admin.ModelAdmin):
     list_display = ["pk", "batch", "source", "status", "stage", "worker_name", "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["manifest", "timings", "log", "job_id"]
+    readonly_fields = ["manifest", "timings", "log", "internal_log", "job_id"]

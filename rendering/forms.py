@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from projects.forms import RenderSettingsForm
 from projects.models import Asset, Project, Template
 from rendering.models import Status
+from rendering.quotas import QuotaExceeded, check_new_renders
 
 
 class _AssetChoice(forms.ModelMultipleChoiceField):
@@ -27,9 +28,10 @@ class BatchForm(RenderSettingsForm):
 
     field_order = ["name", "audio", "audio_file", "videos", "templates"]
 
-    def __init__(self, *args, project: Project, **kwargs):
+    def __init__(self, *args, project: Project, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
+        self.user = user  # who starts the batch: whose quotas apply
         self.fields["audio"].queryset = project.assets.filter(kind=Asset.Kind.AUDIO)
         self.fields["videos"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
         self.fields["templates"].queryset = project.templates.select_related("avatar")
@@ -40,6 +42,13 @@ class BatchForm(RenderSettingsForm):
             self.add_error("audio", _("Choose the voice recording, or upload one."))
         if not data.get("videos") and not data.get("templates"):
             self.add_error("videos", _("Choose at least one presenter video, image or template."))
+        if self.user is not None and not self.errors:
+            # Checked again when the batch is created; here so an uploaded
+            # recording is not stored for a batch that cannot start.
+            try:
+                check_new_renders(self.user, len(data.get("videos") or []) + len(data.get("templates") or []))
+            except QuotaExceeded as error:
+                self.add_error(None, error.message)
         return data
 
 

@@ -1,4 +1,4 @@
-"""The rq jobs. `render_item` runs on the `gpu` queue, one render per job."""
+"""The rq jobs. `render_item` runs on a member's GPU queue (rendering/queues.py), one render per job."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 from rq import get_current_job
 
 from ml.audio import AudioFeatures
@@ -25,7 +22,7 @@ from ml.track import TrackCache
 from projects.probe import media_limits
 from rendering import engine as engines
 from rendering.events import publish
-from rendering.models import Render, Stage, Status
+from rendering.models import Render, Stage
 from rendering.progress import ProgressReporter
 
 log = logging.getLogger(__name__)
@@ -36,28 +33,13 @@ class MissingInput(LipSyncError):
     default_message = "An input file of this render has been deleted."
 
 
-def enqueue_render(render: Render) -> None:
-    """Queue a render; inside a transaction the job is sent on commit."""
-    render.job_id = f"render-{render.pk}-{render.attempts + 1}-{int(time.time() * 1000) % 10**9}"
-    Render.objects.filter(pk=render.pk).update(job_id=render.job_id)
-    django_rq.get_queue("gpu").enqueue(
-        render_item, render.pk, job_id=render.job_id, description=f"render {render.pk}",
-        result_ttl=3600, failure_ttl=7 * 86400,
-    )
-
-
 def worker_name() -> str:
     job = get_current_job()
     return job.worker_name if job and job.worker_name else f"{socket.gethostname()}.{os.getpid()}"
 
 
 def render_item(render_id: int) -> None:
-    claimed = Render.objects.filter(pk=render_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, stage=Stage.AUDIO, started_at=timezone.now(), finished_at=None,
-        worker_name=worker_name()[:200], attempts=F("attempts") + 1, progress=0.0,
-        frames_done=0, frames_total=0, fps=None, eta_s=None,
-    )
-    if not claimed:
+    if not Render.objects.claim(render_id, worker_name()):
         log.info("render %s is not queued any more; skipping", render_id, extra={"render_id": render_id})
         return
     render = Render.objects.select_related("batch", "batch__audio", "source", "batch__project").get(pk=render_id)
@@ -73,9 +55,10 @@ def render_item(render_id: int) -> None:
     except LipSyncError as err:
         _fail(render, reporter, err.code, str(err))
     except Exception:
-        reporter.log(traceback.format_exc())
+        # The traceback (paths, host names) is for staff: the server log and
+        # the staff-only internal log. The member sees a plain sentence.
         log.exception("render failed", extra={"render_id": render.pk, "job_id": render.job_id})
-        _fail(render, reporter, "internal", "")
+        _fail(render, reporter, "internal", "", internal=[traceback.format_exc()])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -86,7 +69,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise MissingInput()
     engine = engines.get_engine()
-    reporter.log(f"Worker {render.worker_name} on {engine.device}.")
+    reporter.log(f"Rendering on the {'GPU' if engine.device.type == 'cuda' else 'CPU'}.")
     audio_path = local_file(batch.audio.file, scratch, "audio" + batch.audio.extension)
     feats = batch_audio_features(batch.audio, audio_path, reporter.log, reporter.cancelled.is_set)
     face_path = local_file(render.source.file, scratch, "face" + render.source.extension)
@@ -105,32 +88,29 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
     )
     reporter.set_stage(Stage.STORE)
     started = time.perf_counter()
-    with transaction.atomic():
-        locked = Render.objects.select_for_update().get(pk=render.pk)
-        if locked.status != Status.RUNNING:
-            raise RenderCancelled()
+    timings = {k: round(v, 3) for k, v in result.timings.items()}
+
+    def store(locked: Render) -> None:
         with outfile.open("rb") as fh:
             locked.output.save("output.mp4", File(fh), save=False)
-        timings = {k: round(v, 3) for k, v in result.timings.items()}
         timings["store"] = round(time.perf_counter() - started, 3)
-        locked.status = Status.SUCCEEDED
-        locked.stage = Stage.STORE
-        locked.progress = 1.0
-        locked.eta_s = 0
-        locked.frames_done = locked.frames_total = result.frames
-        locked.output_size = locked.output.size
-        locked.duration = result.duration
-        locked.faceless_frames = result.faceless_frames
-        locked.timings = timings
-        locked.finished_at = timezone.now()
-        locked.message = ""
-        locked.error_code = ""
-        locked.manifest = manifest(render, result)
-        locked.log = joined_log(locked.log, reporter.take_lines())
-        locked.save()
+
+    succeeded = render.succeed(
+        store,
+        lines=reporter.take_lines(),
+        stage=Stage.STORE,
+        frames_done=result.frames,
+        frames_total=result.frames,
+        duration=result.duration,
+        faceless_frames=result.faceless_frames,
+        timings=timings,
+        manifest=manifest(render, result),
+    )
+    if not succeeded:
+        raise RenderCancelled()
     log.info("render succeeded in %.1f s", timings.get("total", 0),
              extra={"render_id": render.pk, "batch_id": render.batch_id, "job_id": render.job_id})
-    publish(locked)
+    publish(render)
 
 
 def manifest(render: Render, result) -> dict:
@@ -189,40 +169,16 @@ def _scratch_root() -> Path:
     return root
 
 
-def joined_log(existing: str, lines: list[str]) -> str:
-    """The render log with a new, time-stamped block of lines appended."""
-    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
-    block = "\n".join(lines)
-    return (existing + "\n" if existing else "") + f"--- {stamp}\n{block}"
-
-
-def _fail(render: Render, reporter: ProgressReporter, code: str, message: str) -> None:
+def _fail(render: Render, reporter: ProgressReporter, code: str, message: str, *,
+          internal: list[str] | None = None) -> None:
     log.warning("render failed: %s", code, extra={"render_id": render.pk, "batch_id": render.batch_id,
                                                    "job_id": render.job_id})
     lines = reporter.take_lines()
-    lines.append(f"Failed: {code}: {message}")
-    with transaction.atomic():
-        locked = Render.objects.select_for_update().get(pk=render.pk)
-        locked.log = joined_log(locked.log, lines)
-        if locked.status == Status.RUNNING:
-            locked.status = Status.FAILED
-            locked.error_code = code
-            locked.message = message
-            locked.finished_at = timezone.now()
-            locked.eta_s = None
-        locked.save()
-    publish(locked)
+    lines.append(f"Failed: {code}: {message}" if message else f"Failed: {code}.")
+    render.fail(code, message, lines=lines, internal=internal or [])
+    publish(render)
 
 
 def _finish_cancelled(render: Render, reporter: ProgressReporter) -> None:
-    lines = reporter.take_lines() + ["Cancelled."]
-    with transaction.atomic():
-        locked = Render.objects.select_for_update().get(pk=render.pk)
-        locked.log = joined_log(locked.log, lines)
-        locked.eta_s = None
-        locked.fps = None
-        if locked.status == Status.RUNNING:
-            locked.status = Status.CANCELLED
-            locked.finished_at = timezone.now()
-        locked.save()
-    publish(locked)
+    render.cancel(lines=[*reporter.take_lines(), "Cancelled."])
+    publish(render)

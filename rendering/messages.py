@@ -25,6 +25,7 @@ def error_text(code: str, fallback: str = "") -> str:
         "worker_lost": _("The worker stopped while rendering (it may have run out of memory). Retry the item."),
         "job_lost": _("The render job was lost from the queue. Retry the item."),
         "missing_input": _("An input file of this render has been deleted."),
-        "internal": _("Something went wrong inside the renderer. The render log has the details."),
+        "internal": _("Something went wrong inside the renderer. Retry the item; if it fails again, tell an "
+                      "administrator (the details are in the server log)."),
     }
     return messages.get(code, fallback or messages["internal"])

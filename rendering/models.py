@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection, Iterable
+from types import MappingProxyType
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Asset, Project, Template
@@ -93,6 +97,37 @@ def derive_status(counts: dict[str, int]) -> str:
     return Status.CANCELLED
 
 
+def joined_log(existing: str, lines: Iterable[str]) -> str:
+    """A log with a new, time-stamped block of lines appended."""
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    block = "\n".join(lines)
+    return (existing + "\n" if existing else "") + f"--- {stamp}\n{block}"
+
+
+#: A render's progress as before its first frame: the one definition used when
+#: a render is claimed, queued again or retried.
+RESET_PROGRESS = MappingProxyType(
+    {"stage": Stage.WAITING, "progress": 0.0, "frames_done": 0, "frames_total": 0, "fps": None, "eta_s": None}
+)
+
+
+class RenderQuerySet(models.QuerySet):
+    def active_of(self, user) -> RenderQuerySet:
+        """Queued and running items of batches this member started (their share of the queue)."""
+        return self.filter(batch__owner=user, status__in=ACTIVE)
+
+    def claim(self, pk: int, worker_name: str) -> bool:
+        """queued -> running, for the worker that runs its job. False when the
+        item is not queued any more (cancelled, or a duplicate job)."""
+        return bool(
+            self.filter(pk=pk, status=Status.QUEUED).update(
+                **{**RESET_PROGRESS, "stage": Stage.AUDIO},
+                status=Status.RUNNING, started_at=timezone.now(), finished_at=None,
+                worker_name=worker_name[:200], attempts=F("attempts") + 1,
+            )
+        )
+
+
 def _output_key(instance: Render, filename: str) -> str:
     batch = instance.batch
     return f"outputs/{batch.owner_id}/{batch.project_id}/{batch.pk}/{instance.pk}-{uuid.uuid4().hex[:12]}.mp4"
@@ -116,7 +151,9 @@ class Render(models.Model):
     eta_s = models.FloatField(null=True, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     message = models.TextField(blank=True)  # for the user: why it failed, or notes
-    log = models.TextField(blank=True)
+    log = models.TextField(blank=True)  # for the user: no tracebacks, no host names
+    # For staff only (admin, render page): tracebacks of unexpected errors.
+    internal_log = models.TextField(blank=True)
 
     output = models.FileField(upload_to=_output_key, blank=True, max_length=300)
     output_size = models.BigIntegerField(null=True, blank=True)
@@ -134,6 +171,8 @@ class Render(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RenderQuerySet.as_manager()
 
     class Meta:
         ordering = ["batch", "position"]
@@ -184,3 +223,78 @@ class Render(models.Model):
             "eta_s": round(self.eta_s) if self.eta_s is not None else None,
             "message": message or self.message,
         }
+
+    # --- state changes: each one method, under the row's lock ---------------------
+    # claim is RenderQuerySet.claim (the worker knows only the id). Each method
+    # returns whether the state changed; lines given are appended to the log
+    # either way (a worker's last lines after a cancel, for instance).
+
+    def succeed(self, output: Callable[[Render], None], *, lines: Iterable[str] = (), **facts) -> bool:
+        """running -> succeeded. `output(locked_row)` stores the file, under the
+        lock, so a render cancelled meanwhile gets no output."""
+
+        def changes(locked: Render) -> dict:
+            output(locked)
+            return {
+                **facts, "output": locked.output, "output_size": locked.output.size, "status": Status.SUCCEEDED,
+                "progress": 1.0, "eta_s": 0, "error_code": "", "message": "", "finished_at": timezone.now(),
+            }
+
+        return self._change((Status.RUNNING,), changes, lines=lines)
+
+    def fail(self, code: str, message: str, *, lines: Iterable[str] = (), internal: Iterable[str] = ()) -> bool:
+        """running -> failed, with an error code the pages translate."""
+        changes = {"status": Status.FAILED, "error_code": code, "message": message,
+                   "finished_at": timezone.now(), "eta_s": None}
+        return self._change((Status.RUNNING,), changes, lines=lines, internal=internal)
+
+    def cancel(self, *, lines: Iterable[str] = ()) -> bool:
+        """queued or running -> cancelled."""
+        changes = {"status": Status.CANCELLED, "finished_at": timezone.now(), "eta_s": None, "fps": None}
+        return self._change(ACTIVE, changes, lines=lines)
+
+    def requeue(self, line: str) -> bool:
+        """Queued again (its worker or its job was lost), only if the row is still
+        as it was read: same state, same job."""
+        if self.status not in ACTIVE:
+            return False
+        changes = {**RESET_PROGRESS, "status": Status.QUEUED}
+        return self._change((self.status,), changes, lines=[line], job_id=self.job_id)
+
+    def mark_lost(self, code: str, line: str) -> bool:
+        """running -> failed, its worker gone; only if it still runs the same job."""
+        changes = {"status": Status.FAILED, "error_code": code, "message": line,
+                   "finished_at": timezone.now(), "eta_s": None, "fps": None}
+        return self._change((Status.RUNNING,), changes, lines=[line], job_id=self.job_id)
+
+    def retry(self) -> bool:
+        """failed or cancelled -> queued, as new (same row; the caller queues a new job)."""
+        changes = {**RESET_PROGRESS, "status": Status.QUEUED, "error_code": "", "message": "",
+                   "started_at": None, "finished_at": None}
+        return self._change((Status.FAILED, Status.CANCELLED), changes)
+
+    def _change(self, allowed: Collection[str], changes: dict | Callable[[Render], dict], *,
+                lines: Iterable[str] = (), internal: Iterable[str] = (), job_id: str | None = None) -> bool:
+        lines, internal = list(lines), list(internal)
+        with transaction.atomic():
+            locked = Render.objects.select_for_update().get(pk=self.pk)
+            changed = locked.status in allowed and (job_id is None or locked.job_id == job_id)
+            fields: set[str] = set()
+            if changed:
+                values = changes(locked) if callable(changes) else changes
+                for name, value in values.items():
+                    setattr(locked, name, value)
+                fields.update(values)
+            if lines:
+                locked.log = joined_log(locked.log, lines)
+                fields.add("log")
+            if internal:
+                locked.internal_log = joined_log(locked.internal_log, internal)
+                fields.add("internal_log")
+            if fields:
+                locked.save(update_fields=[*fields, "updated_at"])
+        # Copied rather than refresh_from_db(), which would drop the cached
+        # batch, source and audio the caller goes on using.
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(locked, field.attname))
+        return changed

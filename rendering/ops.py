@@ -1,4 +1,4 @@
-"""Numbers for the staff dashboard: disk use, queues, workers."""
+"""Numbers for the staff dashboard: disk use, queues, work per member, workers."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from projects.models import Asset, Project
-from rendering.models import HAS_OUTPUT, Render, Status
-from rendering.worker import worker_info
+from rendering import queues as gpu_queues
+from rendering.heartbeat import worker_info
+from rendering.models import ACTIVE, HAS_OUTPUT, Render, Status
 
 
 def cache_bytes() -> int:
@@ -67,18 +68,41 @@ def disk_usage() -> dict:
 
 
 def queues() -> list[dict]:
-    rows = []
-    for name in ("gpu", "default"):
-        queue = django_rq.get_queue(name)
-        rows.append(
-            {
-                "name": name,
-                "queued": queue.count,
-                "running": StartedJobRegistry(queue=queue).count,
-                "failed": FailedJobRegistry(queue=queue).count,
-            }
+    """`gpu` (every member's GPU queue together) and `default`."""
+    conn = gpu_queues.connection()
+    groups = {
+        "gpu": [gpu_queues.gpu_queue(name, conn) for name in gpu_queues.gpu_queue_names(conn)],
+        "default": [django_rq.get_queue("default")],
+    }
+    return [
+        {
+            "name": name,
+            "queued": sum(q.count for q in group),
+            "running": sum(StartedJobRegistry(queue=q).count for q in group),
+            "failed": sum(FailedJobRegistry(queue=q).count for q in group),
+        }
+        for name, group in groups.items()
+    ]
+
+
+def member_work() -> list[dict]:
+    """Each member's queued and running items (of batches they started), and
+    when their oldest queued item was queued; most work first."""
+    rows = (
+        Render.objects.filter(status__in=ACTIVE)
+        .values("batch__owner", "batch__owner__username")
+        .annotate(
+            queued=Count("pk", filter=Q(status=Status.QUEUED)),
+            running=Count("pk", filter=Q(status=Status.RUNNING)),
+            oldest_queued=Min("created_at", filter=Q(status=Status.QUEUED)),
         )
-    return rows
+        .order_by("-queued", "batch__owner__username")
+    )
+    return [
+        {"user_id": row["batch__owner"], "username": row["batch__owner__username"], "queued": row["queued"],
+         "running": row["running"], "oldest_queued": row["oldest_queued"]}
+        for row in rows
+    ]
 
 
 def workers() -> list[dict]:

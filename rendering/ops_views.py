@@ -1,18 +1,20 @@
-"""The staff dashboard: disk, queues, workers, cleanup. Anyone else gets 404."""
+"""The staff dashboard: disk, queues, work per member, workers, cleanup.
+Anyone else gets 404."""
 
 from __future__ import annotations
 
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from rendering import cleanup, ops
+from rendering import cleanup, ops, quotas, services
 from rendering.ops_forms import CleanupForm
 
 
@@ -32,6 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "disk": ops.disk_usage(),
         "queues": ops.queues(),
+        "members": ops.member_work(),
         "workers": ops.workers(),
         "counts": ops.render_counts(),
         "cleanup_form": CleanupForm(),
@@ -61,3 +64,19 @@ def cleanup_view(request: HttpRequest) -> HttpResponse:
     return render(
         request, "ops/cleanup.html", {"form": form, "items": items, "total": sum(c.size for c in items)}
     )
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def cancel_member_work(request: HttpRequest, user_id: int) -> HttpResponse:
+    """GET: what would be cancelled, and a confirmation button. POST: cancel
+    every queued and running item of batches this member started."""
+    member = get_object_or_404(get_user_model(), pk=user_id)
+    if request.method == "POST":
+        count = services.cancel_member_work(member)
+        messages.success(
+            request, _("%(count)d item(s) of %(user)s cancelled.") % {"count": count, "user": member.get_username()}
+        )
+        return redirect("ops:dashboard")
+    count = quotas.active_items(member)
+    return render(request, "ops/cancel_member.html", {"member": member, "count": count})

@@ -1,5 +1,6 @@
 """What users and operators do to renders: start, cancel, retry, re-run,
-and the reconciliation of rows whose worker or job is gone."""
+and the reconciliation of rows whose worker or job is gone. The state
+changes themselves are Render methods (rendering/models.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import django_rq
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from projects.models import Asset, Project, Template
+from rendering import queues, quotas
 from rendering.events import publish
-from rendering.jobs import enqueue_render, joined_log
-from rendering.models import ACTIVE, Render, RenderBatch, Stage, Status
-from rendering.worker import alive_workers
+from rendering.heartbeat import alive_workers
+from rendering.models import ACTIVE, Render, RenderBatch, Status
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,11 @@ class Item:
 
 def create_batch(user, project: Project, name: str, audio: Asset, items: list[Item], settings: dict) -> RenderBatch:
     """Create the batch and its renders in one transaction; the jobs are
-    sent to the queue when it commits, so a worker never sees a missing row."""
+    sent to the queue when it commits, so a worker never sees a missing row.
+    Raises QuotaExceeded (nothing created) when the member is over a quota."""
     with transaction.atomic():
+        _lock_member(user.pk)
+        quotas.check_new_renders(user, len(items))
         batch = RenderBatch.objects.create(owner=user, project=project, name=name, audio=audio, settings=settings)
         for position, item in enumerate(items):
             render = Render.objects.create(
@@ -44,19 +48,21 @@ def create_batch(user, project: Project, name: str, audio: Asset, items: list[It
                 template=item.template,
                 settings=dict(item.template.settings) if item.template else dict(settings),
             )
-            enqueue_render(render)
+            queues.enqueue_render(render)
         project.touch()
     return batch
 
 
+def _lock_member(user_id: int) -> None:
+    """Serialises one member's quota checks with their new renders, so two
+    batches started at once cannot both pass the active-items quota."""
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
 def cancel_render(render: Render) -> bool:
-    updated = Render.objects.filter(pk=render.pk, status__in=ACTIVE).update(
-        status=Status.CANCELLED, finished_at=timezone.now(), eta_s=None, fps=None
-    )
-    if not updated:
+    if not render.cancel():
         return False
     _drop_job(render.job_id)
-    render.refresh_from_db()
     publish(render)
     return True
 
@@ -65,17 +71,22 @@ def cancel_batch(batch: RenderBatch) -> int:
     return sum(cancel_render(render) for render in batch.renders.filter(status__in=ACTIVE))
 
 
+def cancel_member_work(user) -> int:
+    """Cancel every queued and running item of batches this member started (staff, in /ops/)."""
+    return sum(cancel_render(render) for render in Render.objects.active_of(user).order_by("pk"))
+
+
 def retry_render(render: Render) -> bool:
-    """Queue a failed or cancelled item again (same row, a new job)."""
+    """Queue a failed or cancelled item again (same row, a new job), on the
+    queue of the member who started its batch. Raises QuotaExceeded."""
     with transaction.atomic():
-        updated = Render.objects.filter(pk=render.pk, status__in=(Status.FAILED, Status.CANCELLED)).update(
-            status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, frames_done=0, frames_total=0,
-            fps=None, eta_s=None, error_code="", message="", finished_at=None, started_at=None,
-        )
-        if not updated:
+        owner = render.batch.owner
+        _lock_member(owner.pk)
+        if render.status in (Status.FAILED, Status.CANCELLED):
+            quotas.check_new_renders(owner, 1)
+        if not render.retry():
             return False
-        render.refresh_from_db()
-        enqueue_render(render)
+        queues.enqueue_render(render)
     publish(render)
     return True
 
@@ -91,9 +102,8 @@ def rerun(render: Render, user) -> RenderBatch:
 def _drop_job(job_id: str) -> None:
     if not job_id:
         return
-    connection = django_rq.get_connection("gpu")
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = Job.fetch(job_id, connection=queues.connection())
     except NoSuchJobError:
         return
     try:
@@ -127,7 +137,7 @@ def reconcile(retries: int | None = None) -> dict[str, int]:
             counts["requeued"] += _requeue(render, "Worker lost; queued again.")
         else:
             counts["failed"] += _mark_lost(render, "worker_lost", "The worker stopped while rendering.")
-    connection = django_rq.get_connection("gpu")
+    connection = queues.connection()
     for render in Render.objects.filter(status=Status.QUEUED, created_at__lt=now - GRACE).select_related("batch"):
         if not render.job_id or not connection.exists(Job.key_for(render.job_id)):
             counts["requeued"] += _requeue(render, "The queued job was lost; queued again.")
@@ -144,26 +154,18 @@ def _remove_scratch(render: Render) -> None:
 def _requeue(render: Render, line: str) -> int:
     _remove_scratch(render)
     with transaction.atomic():
-        updated = Render.objects.filter(pk=render.pk, status=render.status, job_id=render.job_id).update(
-            status=Status.QUEUED, stage=Stage.WAITING, progress=0.0, fps=None, eta_s=None,
-            log=joined_log(render.log, [line]),
-        )
-        if updated:
-            render.refresh_from_db()
-            enqueue_render(render)
-    if updated:
+        requeued = render.requeue(line)
+        if requeued:
+            queues.enqueue_render(render)
+    if requeued:
         publish(render)
-    return updated
+    return int(requeued)
 
 
 def _mark_lost(render: Render, code: str, line: str) -> int:
-    updated = Render.objects.filter(pk=render.pk, status=Status.RUNNING, job_id=render.job_id).update(
-        status=Status.FAILED, error_code=code, message=line, finished_at=timezone.now(), eta_s=None, fps=None,
-        log=joined_log(render.log, [line]),
-    )
-    if updated:
-        _remove_scratch(render)
-        render.refresh_from_db()
-        publish(render)
-        log.warning("render %s: %s", render.pk, line, extra={"render_id": render.pk})
-    return updated
+    if not render.mark_lost(code, line):
+        return 0
+    _remove_scratch(render)
+    publish(render)
+    log.warning("render %s: %s", render.pk, line, extra={"render_id": render.pk})
+    return 1

@@ -19,6 +19,7 @@ from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
 from rendering.models import Status
+from rendering.quotas import QuotaExceeded
 from rendering.zipstream import safe_name, stream_zip, unique_names
 
 
@@ -31,7 +32,7 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
     for key in ("audio", "videos", "templates"):
         if key in request.GET:
             initial[key] = request.GET.getlist(key)
-    form = BatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
+    form = BatchForm(request.POST or None, request.FILES or None, project=project, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         audio = form.cleaned_data["audio"]
         upload = form.cleaned_data.get("audio_file")
@@ -48,10 +49,14 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
             videos = _in_posted_order(form.cleaned_data["videos"], request.POST.getlist("videos"))
             templates = _in_posted_order(form.cleaned_data["templates"], request.POST.getlist("templates"))
             items = [services.Item(video) for video in videos] + [services.Item(t.avatar, t) for t in templates]
-            batch = services.create_batch(
-                request.user, project, form.cleaned_data["name"], audio, items, form.settings_dict()
-            )
-            return redirect(batch)
+            try:
+                batch = services.create_batch(
+                    request.user, project, form.cleaned_data["name"], audio, items, form.settings_dict()
+                )
+            except QuotaExceeded as error:
+                form.add_error(None, error.message)
+            else:
+                return redirect(batch)
     context = {
         "project": project,
         "form": form,
@@ -100,8 +105,11 @@ def render_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
     item = access.get_render(request, pk)
-    if not services.retry_render(item):
-        messages.info(request, _("Only failed or cancelled items can be retried."))
+    try:
+        if not services.retry_render(item):
+            messages.info(request, _("Only failed or cancelled items can be retried."))
+    except QuotaExceeded as error:
+        messages.error(request, error.message)
     return redirect(item.batch)
 
 
@@ -109,7 +117,11 @@ def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     item = access.get_render(request, pk)
-    batch = services.rerun(item, request.user)
+    try:
+        batch = services.rerun(item, request.user)
+    except QuotaExceeded as error:
+        messages.error(request, error.message)
+        return redirect(item)
     messages.success(request, _("Started again as a new batch."))
     return redirect(batch)
 

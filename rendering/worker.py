@@ -1,11 +1,16 @@
 """The worker process: one job at a time, in this process (no fork per job),
 so the lip-sync engine loaded for the first job stays loaded for the next.
 
-Each worker keeps a heartbeat in Redis (``heygem:worker:<name>``, expiring
-after HEARTBEAT_TTL seconds): host, device, whether the model is loaded, the
-current render. A render whose worker has no heartbeat any more was lost
-(SIGKILL, out of memory, power cut); every worker runs the reconciliation
-that fixes such rows every RECONCILE_EVERY seconds, and once at start.
+A worker started with ``--queues gpu`` serves every member's GPU queue
+(rendering/queues.py): before each dequeue it reads the current list of
+member queues from Redis, least recently served first, so a member who
+queues one item waits for at most one item per worker, however much others
+have queued.
+
+Each worker keeps a heartbeat in Redis (rendering/heartbeat.py). A render
+whose worker has no heartbeat any more was lost (SIGKILL, out of memory,
+power cut); every worker runs the reconciliation that fixes such rows every
+RECONCILE_EVERY seconds, and once at start.
 """
 
 from __future__ import annotations
@@ -17,31 +22,20 @@ import threading
 import time
 
 import django_rq
+import redis
 from django.db import close_old_connections, connection
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.job import Job
+
+from rendering import heartbeat, queues
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_KEY = "heygem:worker:"
-HEARTBEAT_EVERY = 5
-HEARTBEAT_TTL = 20
 RECONCILE_EVERY = 30
 RETENTION_EVERY = 3600
-
-
-def alive_workers() -> set[str]:
-    redis = django_rq.get_connection("gpu")
-    return {key.decode()[len(HEARTBEAT_KEY):] for key in redis.scan_iter(match=HEARTBEAT_KEY + "*", count=500)}
-
-
-def worker_info() -> list[dict]:
-    redis = django_rq.get_connection("gpu")
-    infos = []
-    for key in redis.scan_iter(match=HEARTBEAT_KEY + "*", count=500):
-        data = {k.decode(): v.decode() for k, v in redis.hgetall(key).items()}
-        data["name"] = key.decode()[len(HEARTBEAT_KEY):]
-        infos.append(data)
-    return sorted(infos, key=lambda d: d["name"])
+#: How long an idle worker blocks on the queues it knows before it looks for
+#: new members' queues (a job on a known queue wakes it at once).
+POLL_S = 2
 
 
 def _device_name() -> str:
@@ -56,10 +50,67 @@ def _device_name() -> str:
 
 
 class HeyGemWorker(SimpleWorker):
+    """An rq SimpleWorker whose queue named `gpu` stands for every member's GPU
+    queue, in least-recently-served order, refreshed before each dequeue."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._listed = list(self.queues)  # as started: `gpu` is expanded before each dequeue
+        self._gpu_queues: dict[str, Queue] = {}
         self._beat_stop = threading.Event()
         self._device = _device_name()
+
+    # --- fair share -------------------------------------------------------------
+
+    def refresh_queues(self) -> None:
+        """Expand `gpu` into the member queues, least recently served first."""
+        if not any(q.name == queues.GPU for q in self._listed):
+            return
+        try:
+            names = queues.gpu_queue_names(self.connection)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # Keep the last list; the dequeue below waits for Redis to come back.
+            log.warning("could not read the GPU queues; using the last list")
+            return
+        expanded: list[Queue] = []
+        for listed in self._listed:
+            if listed.name != queues.GPU:
+                expanded.append(listed)
+                continue
+            for name in names:
+                if name not in self._gpu_queues:
+                    self._gpu_queues[name] = queues.gpu_queue(name, self.connection)
+                expanded.append(self._gpu_queues[name])
+        self.queues = expanded
+        self._ordered_queues = expanded[:]
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None
+                                     ) -> tuple[Job, Queue] | None:
+        """rq blocks on a fixed list of queues; this blocks at most POLL_S
+        seconds at a time and refreshes the list in between."""
+        idle_since = time.monotonic()
+        while True:
+            self.refresh_queues()
+            wait = None if timeout is None else max(1, min(timeout, POLL_S))
+            result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+            if result is not None:
+                self._mark_served(result[1])
+                return result
+            if timeout is None:  # burst: one pass over the queues
+                return None
+            if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                return None
+
+    def _mark_served(self, queue: Queue) -> None:
+        if not queue.name.startswith(queues.GPU):
+            return
+        try:
+            queues.mark_served(self.connection, queue.name)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # The job is already taken: run it; the order is only a little less fair.
+            log.warning("could not record which queue was served", exc_info=True)
+
+    # --- heartbeat and housekeeping ------------------------------------------------
 
     def work(self, *args, **kwargs):
         thread = threading.Thread(target=self._beat_loop, name="heygem-heartbeat", daemon=True)
@@ -68,7 +119,7 @@ class HeyGemWorker(SimpleWorker):
             return super().work(*args, **kwargs)
         finally:
             self._beat_stop.set()
-            self.connection.delete(HEARTBEAT_KEY + self.name)
+            heartbeat.stop(self.connection, self.name)
 
     def _beat_loop(self) -> None:
         last_reconcile = 0.0
@@ -81,30 +132,26 @@ class HeyGemWorker(SimpleWorker):
                     self._retention()
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
-            self._beat_stop.wait(HEARTBEAT_EVERY)
+            self._beat_stop.wait(heartbeat.HEARTBEAT_EVERY)
 
     def _beat(self) -> None:
         from rendering.engine import loaded_engine
 
         job = self.get_current_job()
         engine = loaded_engine()
-        key = HEARTBEAT_KEY + self.name
-        with self.connection.pipeline() as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "device": self._device,
-                    "queues": ",".join(self.queue_names()),
-                    "model_loaded": "1" if engine is not None else "0",
-                    "model": (engine.model_name or "custom") if engine is not None else "",
-                    "current_job": job.id if job else "",
-                    "heartbeat": f"{time.time():.0f}",
-                },
-            )
-            pipe.expire(key, HEARTBEAT_TTL)
-            pipe.execute()
+        heartbeat.beat(
+            self.connection,
+            self.name,
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "device": self._device,
+                "queues": ",".join(q.name for q in self._listed),
+                "model_loaded": "1" if engine is not None else "0",
+                "model": (engine.model_name or "custom") if engine is not None else "",
+                "current_job": job.id if job else "",
+            },
+        )
 
     def _reconcile(self) -> None:
         from rendering.services import reconcile
@@ -120,7 +167,6 @@ class HeyGemWorker(SimpleWorker):
         finally:
             connection.close()
             lock.release()
-
 
     def _retention(self) -> None:
         """HEYGEM_RETENTION_DAYS: at most once an hour across all workers,
@@ -142,12 +188,13 @@ class HeyGemWorker(SimpleWorker):
 
 
 def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None = None) -> None:
-    queues = [django_rq.get_queue(q) for q in queue_names]
+    """Work the named queues; `gpu` means every member's GPU queue."""
+    listed = [queues.gpu_queue(q) if q == queues.GPU else django_rq.get_queue(q) for q in queue_names]
     if name is None:
         gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         name = f"{socket.gethostname()}{'-gpu' + gpu if gpu else ''}.{os.getpid()}"
-    worker = HeyGemWorker(queues, connection=queues[0].connection, name=name)
-    if "gpu" in queue_names:
+    worker = HeyGemWorker(listed, connection=listed[0].connection, name=name)
+    if queues.GPU in queue_names:
         _preload_engine()
     worker.work(burst=burst, with_scheduler=False)
 

@@ -1,18 +1,26 @@
 import django_rq
 import pytest
 
+from rendering import queues
 from tests.rendering.helpers import add_asset
+
+
+def clear_queues() -> None:
+    """Every member's GPU queue (and which were served when), and `default`."""
+    conn = queues.connection()
+    for name in queues.gpu_queue_names(conn):
+        queues.gpu_queue(name, conn).empty()
+    conn.delete(queues.REGISTRY_KEY, queues.SERVED_KEY, queues.SERIAL_KEY)
+    django_rq.get_queue("default").empty()
 
 
 @pytest.fixture(autouse=True)
 def empty_queues(settings, tmp_path):
     """Each test starts with empty queues and its own worker caches."""
     settings.HEYGEM_CACHE_DIR = tmp_path / "cache"
-    for name in ("gpu", "default"):
-        django_rq.get_queue(name).empty()
+    clear_queues()
     yield
-    for name in ("gpu", "default"):
-        django_rq.get_queue(name).empty()
+    clear_queues()
 
 
 @pytest.fixture

@@ -169,12 +169,13 @@ def test_reconcile_requeues_once_when_configured(alice, project, audio, video, s
 def test_reconcile_requeues_lost_jobs(alice, project, audio, video, model_dir):
     from datetime import timedelta
 
-    import django_rq
     from django.utils import timezone
+
+    from tests.rendering.conftest import clear_queues
 
     batch = start_batch(alice, project, audio, [video])
     render = batch.renders.get()
-    django_rq.get_queue("gpu").empty()  # e.g. Redis was flushed
+    clear_queues()  # e.g. Redis was flushed
     Render.objects.filter(pk=render.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     assert services.reconcile()["requeued"] == 1
     work()
@@ -201,3 +202,32 @@ def test_the_worker_keeps_the_engine_loaded_between_jobs(alice, project, audio, 
     work()
     assert Render.objects.filter(status=Status.SUCCEEDED).count() == 3
     assert len(loads) == 1
+
+
+def test_an_unexpected_error_shows_members_a_plain_message_and_staff_the_traceback(
+        alice, project, audio, video, monkeypatch, alice_client, staff_client, caplog):
+    import socket
+
+    from rendering import jobs
+
+    host = socket.gethostname()
+
+    def broken(render, reporter, scratch):
+        reporter.log("Reading the audio.")
+        raise RuntimeError(f"cannot reach {host}:/var/heygem/cache")
+
+    monkeypatch.setattr(jobs, "_run", broken)
+    render = start_batch(alice, project, audio, [video]).renders.get()
+    work()
+    render.refresh_from_db()
+    assert (render.status, render.error_code) == ("failed", "internal")
+    assert "Reading the audio." in render.log
+    assert "Traceback" not in render.log and host not in render.log and host not in render.message
+    assert "Traceback" in render.internal_log and "RuntimeError" in render.internal_log
+    assert any(r.exc_info and getattr(r, "render_id", None) == render.pk for r in caplog.records)  # the server log
+
+    members_page = alice_client.get(render.get_absolute_url()).content.decode()
+    assert "Something went wrong inside the renderer" in members_page
+    assert "Traceback" not in members_page and host not in members_page and render.worker_name not in members_page
+    staff_page = staff_client.get(render.get_absolute_url()).content.decode()
+    assert "Traceback" in staff_page and render.worker_name in staff_page

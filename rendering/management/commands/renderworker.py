@@ -1,4 +1,5 @@
-"""A long-lived rq worker for HeyGem queues (`gpu`, `default`)."""
+"""A long-lived rq worker for HeyGem queues: `gpu` (every member's GPU queue,
+served fairly: rendering/queues.py) and `default`."""
 
 from django.core.management.base import BaseCommand
 
