@@ -24,6 +24,10 @@ def error_text(code: str, fallback: str = "") -> str:
         "output_error": _("The output video could not be written (is the disk full?)."),
         "worker_lost": _("The worker stopped while rendering (it may have run out of memory). Retry the item."),
         "job_lost": _("The render job was lost from the queue. Retry the item."),
+        "media_over_limit": _(
+            "An input of this render is over this server's media limits (length, frame size, frame rate or "
+            "picture size). Use a shorter or smaller file."
+        ),
         "missing_input": _("An input file of this render has been deleted."),
         "internal": _("Something went wrong inside the renderer. Retry the item; if it fails again, tell an "
                       "administrator (the details are in the server log)."),
