@@ -34,3 +34,11 @@ def test_not_found_is_a_page_in_the_site_style(alice_client):
     assert response.status_code == 404
     page = response.content.decode()
     assert "Back to the dashboard" in page and 'class="topbar"' in page and "Dashboard" in page
+
+
+def test_an_expired_form_says_so(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/projects/new/", {"name": "Chemistry"})
+    assert response.status_code == 403
+    assert "Page expired" in response.content.decode()
