@@ -42,3 +42,9 @@ def test_an_expired_form_says_so(alice):
     response = client.post("/projects/new/", {"name": "Chemistry"})
     assert response.status_code == 403
     assert "Page expired" in response.content.decode()
+
+
+def test_an_unknown_host_name_gets_a_plain_page():
+    response = Client(HTTP_HOST="heygem.elsewhere.example").get("/accounts/login/")
+    assert response.status_code == 400
+    assert "ALLOWED_HOSTS" in response.content.decode()
