@@ -15,7 +15,7 @@ the confirmation page has said what goes and how much space it frees:
 Active renders are cancelled first, so their jobs leave the queue and a running
 worker stops. Files are deleted through each field's storage (local disk or
 S3) once the rows are gone; a file that cannot be deleted is logged and left
-for `cleanup_outputs --leftovers`, never an error for the user.
+in place, never an error for the user.
 
 A template is deleted alone: the renders made from it keep their settings
 snapshot and their outputs (``Render.template`` is SET_NULL).
@@ -96,11 +96,17 @@ class Deletion:
         for render in self.renders.filter(status__in=ACTIVE):
             cancel_render(render)
         with transaction.atomic():
-            # Locked, so a worker storing its output right now either finished
-            # before (and its file is listed here) or finds its row gone.
-            outputs = self.renders.select_for_update(of=("self",)).only("pk", "output")
-            files = [_stored(r.output) for r in outputs]
-            files += [_stored(f) for asset in self.assets.only("pk", "file", "poster") for f in (asset.file, asset.poster)]
+            # Locking the project and its assets first keeps anything from
+            # starting to use them halfway through (PostgreSQL makes a new row
+            # that points to a locked one wait; SQLite writes one at a time).
+            # Locked renders: a worker storing its output right now either
+            # finished before (and its file is listed here) or finds its row gone.
+            if self.project is not None:
+                list(Project.objects.select_for_update().filter(pk=self.project.pk).values_list("pk"))
+            assets = list(self.assets.select_for_update().only("pk", "file", "poster"))
+            renders = list(self.renders.select_for_update().only("pk", "output"))
+            files = [_stored(f) for asset in assets for f in (asset.file, asset.poster)]
+            files += [_stored(r.output) for r in renders]
             self.renders.delete()
             self.batches.delete()
             self.templates.delete()
@@ -111,7 +117,7 @@ class Deletion:
             try:
                 storage.delete(name)
             except Exception:  # an unreachable bucket must not turn a finished deletion into an error page
-                log.warning("could not delete %s; cleanup_outputs --leftovers will find it", name, exc_info=True)
+                log.warning("could not delete %s from storage; it is left there", name, exc_info=True)
         return freed
 
 
