@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from projects.access import staff_only
 
-@staff_member_required(login_url="login")
+
+@staff_only
 def members(request: HttpRequest) -> HttpResponse:
     """The team: who can log in. People are added in the admin or with
     `manage.py create_member`; there is no public sign-up."""

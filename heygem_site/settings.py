@@ -27,7 +27,9 @@ VAR_DIR = env_path("HEYGEM_VAR_DIR", BASE_DIR / "var")
 HEYGEM_ENV = env_choice("HEYGEM_ENV", "development", ("development", "production"))
 PRODUCTION = HEYGEM_ENV == "production"
 
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Django's debug pages show settings and paths to whoever hits an error, and
+# `make run` is how a small team runs HeyGem: off unless asked for (DEBUG=true).
+DEBUG = env_bool("DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be false when HEYGEM_ENV=production")
 

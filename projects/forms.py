@@ -3,13 +3,23 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from heygem_site.text import clean_name
 from projects.models import Asset, Project, Template, default_render_settings
+
+
+class NameField(forms.CharField):
+    """A name as it will be saved (see clean_name): a name of nothing but
+    line breaks is an empty name."""
+
+    def to_python(self, value) -> str:
+        return clean_name(super().to_python(value))
 
 
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = ["name", "description"]
+        field_classes = {"name": NameField}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
@@ -59,7 +69,7 @@ class RenderSettingsForm(forms.Form):
 
 
 class TemplateForm(RenderSettingsForm):
-    name = forms.CharField(label=_("Template name"), max_length=200)
+    name = NameField(label=_("Template name"), max_length=200)
     avatar = forms.ModelChoiceField(
         label=_("Presenter video or image"), queryset=Asset.objects.none(), empty_label=None
     )

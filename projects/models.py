@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from heygem_site.text import clean_name
+
 
 class Project(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects")
@@ -26,6 +28,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = clean_name(self.name)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("projects:detail", args=[self.pk])
@@ -85,6 +91,10 @@ class Asset(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    def save(self, *args, **kwargs) -> None:
+        self.original_name = clean_name(self.original_name)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("projects:asset", args=[self.pk])
 
@@ -137,3 +147,7 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = clean_name(self.name)
+        super().save(*args, **kwargs)

@@ -5,15 +5,19 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from heygem_site.files import serve_private
-from projects import access
+from projects import access, deletion
 from projects.forms import ProjectForm, RenderSettingsForm, TemplateForm
-from projects.models import Asset, Project
+from projects.models import Asset
 from projects.preflight import describe
 from projects.uploads import ingest
+
+#: How many of the batches and templates that use an asset its delete page names.
+SHOWN_USES = 20
 
 
 @login_required
@@ -90,22 +94,16 @@ def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
+    plan = deletion.for_project(project)
     if request.method == "POST":
         name = project.name
-        delete_project(project)
-        messages.success(request, _("Project “%(name)s” deleted.") % {"name": name})
+        freed = plan.execute()
+        messages.success(
+            request,
+            _("Project “%(name)s” deleted; %(size)s freed.") % {"name": name, "size": filesizeformat(freed.total_bytes)},
+        )
         return redirect("projects:list")
-    return render(request, "projects/confirm_delete.html", {"project": project})
-
-
-def delete_project(project: Project) -> None:
-    files = []
-    for asset in project.assets.all():
-        files += [f for f in (asset.file, asset.poster) if f]
-    project.templates.all().delete()
-    project.delete()
-    for field in files:
-        field.storage.delete(field.name)
+    return render(request, "projects/confirm_delete.html", {"project": project, "freed": plan.freed()})
 
 
 @login_required
@@ -168,22 +166,27 @@ def asset_poster(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     asset = access.get_asset(request, pk)
     project = asset.project
-    if asset.templates.exists():
-        messages.error(
+    plan = deletion.for_asset(asset)
+    if request.method == "POST":
+        freed = plan.execute()
+        messages.success(
             request,
-            _("%(name)s is used by a template; delete the template first.") % {"name": asset.original_name},
+            _("%(name)s deleted; %(size)s freed.") % {"name": asset.original_name, "size": filesizeformat(freed.total_bytes)},
         )
-        return redirect(asset)
-    files = [f for f in (asset.file, asset.poster) if f]
-    asset.delete()
-    for field in files:
-        field.storage.delete(field.name)
-    messages.success(request, _("%(name)s deleted.") % {"name": asset.original_name})
-    return redirect(project)
+        return redirect(project)
+    context = {
+        "asset": asset,
+        "project": project,
+        "freed": plan.freed(),
+        "batches": plan.affected_batches()[:SHOWN_USES],
+        "batch_count": plan.affected_batches().count(),
+        "templates": plan.templates.order_by("name")[:SHOWN_USES],
+    }
+    return render(request, "projects/confirm_delete_asset.html", context)
 
 
 @login_required
@@ -220,6 +223,6 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     template = access.get_template(request, pk)
     project = template.project
-    template.delete()
+    deletion.delete_template(template)
     messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect(project)

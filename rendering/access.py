@@ -1,5 +1,5 @@
-"""Who may see which batch and render: the owner, and staff. Everyone else
-gets a 404 (see projects/access.py)."""
+"""Who may see which batch and render: whoever may see its project (see
+projects/access.py), not whoever started the batch. Everyone else gets a 404."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
+from projects.access import in_visible_projects
 from rendering.models import Render, RenderBatch
 
 
 def batches_for(user) -> QuerySet[RenderBatch]:
-    qs = RenderBatch.objects.all()
-    return qs if user.is_staff else qs.filter(owner=user)
+    return in_visible_projects(RenderBatch.objects.all(), user)
 
 
 def renders_for(user) -> QuerySet[Render]:
-    qs = Render.objects.all()
-    return qs if user.is_staff else qs.filter(batch__owner=user)
+    return in_visible_projects(Render.objects.all(), user, "batch__project")
 
 
 def get_batch(request: HttpRequest, pk: int) -> RenderBatch:

@@ -1,9 +1,13 @@
 """Live progress over WebSocket.
 
-`/ws/batches/<id>/` streams the events of one batch; `/ws/progress/` every
-event of the logged-in user (the dashboard). The consumer checks the session
-and ownership *before* joining a group: an anonymous visitor is closed with
-4401, another user's batch with 4404 (like the 404 of the batch page).
+`/ws/batches/<id>/` streams the events of one batch; `/ws/progress/` the
+events of every project the logged-in user owns (the dashboard). The consumer
+checks the session and access to the batch's project *before* joining a group:
+an anonymous visitor is closed with 4401, a batch the user may not see with
+4404 (like the 404 of the batch page). A batch subscription re-checks access
+before it forwards each event, so a socket opened before staff gave the project
+to someone else is closed with 4404 at the next event. The dashboard stream
+needs no re-check: events.publish addresses it to the project's current owner.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ CLOSE_NOT_FOUND = 4404
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+    batch_id: int | None = None
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -28,8 +35,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         batch_id = self.scope["url_route"]["kwargs"].get("batch_id")
         if batch_id is None:
             self.group = user_group(user.pk)
-        elif await self._may_see(user, int(batch_id)):
-            self.group = batch_group(int(batch_id))
+        elif await self._may_see(int(batch_id)):
+            self.batch_id = int(batch_id)
+            self.group = batch_group(self.batch_id)
         else:
             await self.accept()
             await self.close(code=CLOSE_NOT_FOUND)
@@ -38,17 +46,25 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        group = getattr(self, "group", None)
-        if group:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._leave()
 
     async def render_progress(self, event: dict) -> None:
+        if self.batch_id is not None and not await self._may_see(self.batch_id):
+            await self._leave()  # no further events while the close goes out
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         await self.send_json(event)
 
     async def receive_json(self, content, **kwargs) -> None:
         # Clients only listen; anything they send is ignored.
         return
 
+    async def _leave(self) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+
     @database_sync_to_async
-    def _may_see(self, user, batch_id: int) -> bool:
-        return batches_for(user).filter(pk=batch_id).exists()
+    def _may_see(self, batch_id: int) -> bool:
+        # Project ownership is read from the database on every call.
+        return batches_for(self.scope["user"]).filter(pk=batch_id).exists()

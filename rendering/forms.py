@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from projects.forms import RenderSettingsForm
+from projects.forms import NameField, RenderSettingsForm
 from projects.models import Asset, Project, Template
 from rendering.models import Status
 from rendering.quotas import QuotaExceeded, check_new_renders
@@ -15,7 +15,7 @@ class _AssetChoice(forms.ModelMultipleChoiceField):
 
 
 class BatchForm(RenderSettingsForm):
-    name = forms.CharField(label=_("Batch name"), max_length=200)
+    name = NameField(label=_("Batch name"), max_length=200)
     audio = forms.ModelChoiceField(
         label=_("Voice recording"), queryset=Asset.objects.none(), required=False, empty_label=_("— choose —")
     )

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from heygem_site.text import clean_name
 from projects.models import Asset, Project, Template
 from rendering.messages import error_text
 
@@ -55,6 +56,10 @@ class RenderBatch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = clean_name(self.name)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("rendering:batch", args=[self.pk])

@@ -35,10 +35,26 @@ def test_change_password(alice_client, alice):
     assert alice.check_password("a-much-better-one-42")
 
 
-def test_members_page_is_for_staff(alice_client, staff_client, alice):
-    assert alice_client.get(reverse("members")).status_code == 302
+def test_members_page_is_for_staff(client, alice_client, staff_client, alice):
+    # A member gets a 404 (a redirect to the login page used to bounce back forever).
+    assert alice_client.get(reverse("members")).status_code == 404
+    response = client.get(reverse("members"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     page = staff_client.get(reverse("members")).content.decode()
     assert "alice" in page
+
+
+@pytest.mark.parametrize("url", ["/accounts/members/", "/ops/", "/ops/cleanup/"])
+def test_staff_pages_give_members_a_404(alice_client, url):
+    assert alice_client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/rq/"])
+def test_admin_pages_do_not_loop_for_members(alice_client, url):
+    response = alice_client.get(url, follow=True)
+    assert response.status_code == 200
+    assert len(response.redirect_chain) <= 1
+    assert "not authorized to access this page" in response.content.decode()
 
 
 def test_create_member_command(capsys):

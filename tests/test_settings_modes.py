@@ -53,3 +53,30 @@ def test_development_keeps_a_generated_secret_key(tmp_path):
     assert len(key) > 50
     assert manage("check", **env).returncode == 0
     assert (tmp_path / "secret_key").read_text() == key
+
+
+DEVELOPMENT_PAGES = """
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST="localhost")
+print("debug", settings.DEBUG)
+print("static", client.get("/static/css/app.css").status_code)
+missing = client.get("/no-such-page/")
+print("missing", missing.status_code, "Back to the dashboard" in missing.content.decode())
+"""
+
+
+def development_pages(tmp_path, **env) -> str:
+    base = {"DJANGO_SETTINGS_MODULE": "heygem_site.settings", "HEYGEM_VAR_DIR": str(tmp_path), "HEYGEM_ENV": ""}
+    result = manage("shell", "-c", DEVELOPMENT_PAGES, **{**base, **env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_development_serves_no_debug_pages_unless_asked(tmp_path):
+    # `make run` settings: no DEBUG in the environment.
+    out = development_pages(tmp_path, DEBUG="")
+    assert "debug False" in out
+    assert "static 200" in out  # WhiteNoise still serves the CSS from the source tree
+    assert "missing 404 True" in out  # the site's own 404 page, not Django's debug page
+    assert "debug True" in development_pages(tmp_path, DEBUG="true")

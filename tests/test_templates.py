@@ -65,10 +65,12 @@ def test_edit_and_delete(alice_client, project, avatar):
     assert not Template.objects.exists()
 
 
-def test_asset_used_by_template_is_kept(alice_client, project, avatar):
-    Template.objects.create(project=project, name="T", avatar=avatar)
-    alice_client.post(reverse("projects:asset_delete", args=[avatar.pk]))
+def test_deleting_an_avatar_says_it_deletes_its_template(alice_client, project, avatar):
+    Template.objects.create(project=project, name="Studio look", avatar=avatar)
+    assert "Studio look" in alice_client.get(reverse("projects:asset_delete", args=[avatar.pk])).content.decode()
     assert project.assets.filter(pk=avatar.pk).exists()
+    alice_client.post(reverse("projects:asset_delete", args=[avatar.pk]))
+    assert not project.assets.filter(pk=avatar.pk).exists() and not Template.objects.exists()
 
 
 def test_other_member_gets_404(bob_client, project, avatar):

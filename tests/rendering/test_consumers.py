@@ -112,3 +112,61 @@ def test_staff_may_watch(staff, batch):
         return connected
 
     assert async_to_sync(scenario)()
+
+
+# --- access follows the project ------------------------------------------------------
+
+
+def give_project_to(project, user) -> None:
+    project.owner = user
+    project.save()
+
+
+def test_after_a_project_moves_the_old_owner_cannot_subscribe(alice, bob, batch):
+    give_project_to(batch.project, bob)
+    headers = session_headers(alice)
+
+    async def scenario():
+        communicator, _, _ = await _listen(f"/ws/batches/{batch.pk}/", headers)
+        return await communicator.receive_output(timeout=5)
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": 4404}
+
+
+def test_an_open_batch_socket_closes_when_the_project_moves(alice, bob, batch):
+    headers = session_headers(alice)
+
+    async def scenario():
+        communicator, connected, _ = await _listen(f"/ws/batches/{batch.pk}/", headers)
+        assert connected
+        render = await sync_to_async(batch.renders.select_related("batch").get)()
+        await sync_to_async(publish)(render)
+        before = await communicator.receive_json_from(timeout=5)
+        await sync_to_async(give_project_to)(batch.project, bob)
+        await sync_to_async(publish)(render)
+        after = await communicator.receive_output(timeout=5)
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    assert before["render"] and after == {"type": "websocket.close", "code": 4404}
+
+
+def test_dashboard_stream_follows_the_project(alice, bob, batch):
+    give_project_to(batch.project, bob)
+    alice_headers, bob_headers = session_headers(alice), session_headers(bob)
+
+    async def scenario():
+        old, old_connected, _ = await _listen("/ws/progress/", alice_headers)
+        new, new_connected, _ = await _listen("/ws/progress/", bob_headers)
+        assert old_connected and new_connected
+        render = await sync_to_async(batch.renders.select_related("batch").get)()
+        await sync_to_async(publish)(render)
+        received = await new.receive_json_from(timeout=5)
+        nothing_for_alice = await old.receive_nothing(timeout=0.5)
+        await old.disconnect()
+        await new.disconnect()
+        return received, nothing_for_alice
+
+    received, nothing_for_alice = async_to_sync(scenario)()
+    assert received["batch"] == batch.pk
+    assert nothing_for_alice

@@ -152,7 +152,7 @@ def test_rerun_makes_a_new_batch(alice_client, batch):
     assert copy.source == render.source and copy.settings == render.settings and new.audio == batch.audio
 
 
-def test_render_page_shows_log_timings_and_checksum(alice_client, batch):
+def test_render_page_shows_log_timings_and_checksum(alice_client, staff_client, batch):
     render = finish(batch.renders.get(position=0))
     Render.objects.filter(pk=render.pk).update(
         log="Model: custom checkpoint", timings={"infer": 2.5}, worker_name="gpu-box-gpu0.42",
@@ -160,7 +160,9 @@ def test_render_page_shows_log_timings_and_checksum(alice_client, batch):
     )
     page = alice_client.get(render.get_absolute_url()).content.decode()
     assert "ab" * 32 in page and "2.50 s" in page and "custom checkpoint" in page
-    assert "gpu-box-gpu0.42" not in page  # host names are for staff
+    # Host names are for staff only.
+    assert "gpu-box-gpu0.42" not in page
+    assert "gpu-box-gpu0.42" in staff_client.get(render.get_absolute_url()).content.decode()
 
 
 def test_history_filters(alice_client, batch, alice, project, audio, video):
@@ -195,6 +197,59 @@ def test_other_member_gets_404(bob_client, batch, name, method, target):
     assert response.status_code == 404
     assert RenderBatch.objects.count() == 1
     assert set(batch.renders.values_list("status", flat=True)) == {Status.SUCCEEDED, Status.QUEUED}
+
+
+def give_project_to(project, user) -> None:
+    """What staff do in the admin: change Project.owner."""
+    project.owner = user
+    project.save()
+
+
+@pytest.mark.parametrize(
+    "name,method,target",
+    [
+        ("batch", "get", "batch"), ("batch_zip", "get", "batch"), ("batch_cancel", "post", "batch"),
+        ("render", "get", "render"), ("render_row", "get", "render"), ("render_file", "get", "render"),
+        ("render_cancel", "post", "render"), ("render_retry", "post", "render"), ("render_rerun", "post", "render"),
+    ],
+)
+def test_access_follows_the_project_to_its_new_owner(alice_client, bob_client, bob, batch, name, method, target):
+    render = finish(batch.renders.get(position=0))
+    Render.objects.filter(batch=batch, position=1).update(status=Status.FAILED)  # retry-able
+    give_project_to(batch.project, bob)
+    pk = {"batch": batch.pk, "render": render.pk}[target]
+    url = reverse(f"rendering:{name}", args=[pk])
+    # Alice started the batch (it stays RenderBatch.owner), but the project is bob's now.
+    assert getattr(alice_client, method)(url).status_code == 404
+    assert RenderBatch.objects.count() == 1
+    assert list(batch.renders.order_by("position").values_list("status", flat=True)) == [Status.SUCCEEDED, Status.FAILED]
+    assert getattr(bob_client, method)(url).status_code in (200, 302)
+
+
+def test_moved_project_leaves_the_old_owners_history_and_dashboard(alice_client, bob_client, bob, batch):
+    finish(batch.renders.get(position=0))
+    give_project_to(batch.project, bob)
+    for url in (reverse("rendering:history"), reverse("home")):
+        assert "Week 1: intro/overview" not in alice_client.get(url).content.decode()
+        assert "Week 1: intro/overview" in bob_client.get(url).content.decode()
+
+
+def test_retry_and_rerun_need_the_project(alice_client, bob, batch):
+    failed = batch.renders.get(position=1)
+    Render.objects.filter(pk=failed.pk).update(status=Status.FAILED)
+    give_project_to(batch.project, bob)
+    assert alice_client.post(reverse("rendering:render_retry", args=[failed.pk])).status_code == 404
+    assert alice_client.post(reverse("rendering:render_rerun", args=[failed.pk])).status_code == 404
+    failed.refresh_from_db()
+    assert failed.status == Status.FAILED and RenderBatch.objects.count() == 1
+
+
+def test_rerun_by_the_new_owner_lands_in_the_same_project(bob_client, bob, batch):
+    give_project_to(batch.project, bob)
+    render = batch.renders.get(position=0)
+    bob_client.post(reverse("rendering:render_rerun", args=[render.pk]))
+    new = RenderBatch.objects.exclude(pk=batch.pk).get()
+    assert new.project == batch.project and new.owner == bob
 
 
 def test_staff_can_look(staff_client, batch):

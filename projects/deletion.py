@@ -1,0 +1,156 @@
+"""Deleting a project or an asset with everything that depends on it.
+
+The foreign keys to an asset are PROTECT (a batch's audio, a render's
+presenter, a template's avatar), so a plain ``delete()`` of a project with
+batches, or of an asset in use, raises ``ProtectedError``. Here the dependents
+are removed explicitly, in order (renders, batches, templates, assets), after
+the confirmation page has said what goes and how much space it frees:
+
+- a project: its assets, templates, batches, renders, and every file of them
+  (uploads, posters, outputs);
+- an asset: the batches whose voice recording it is, the renders it is the
+  presenter of (a batch left with no render goes too), the templates built on
+  it, and their outputs.
+
+Active renders are cancelled first, so their jobs leave the queue and a running
+worker stops. Files are deleted through each field's storage (local disk or
+S3) once the rows are gone; a file that cannot be deleted is logged and left
+in place, never an error for the user.
+
+A template is deleted alone: the renders made from it keep their settings
+snapshot and their outputs (``Render.template`` is SET_NULL).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.files.storage import Storage
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.fields.files import FieldFile
+
+from projects.models import Asset, Project, Template
+from rendering.models import ACTIVE, HAS_OUTPUT, Render, RenderBatch
+from rendering.services import cancel_render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Freed:
+    """How much a deletion removes, summed in the database."""
+
+    assets: int
+    upload_bytes: int
+    templates: int
+    batches: int
+    renders: int
+    active: int
+    output_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.upload_bytes + self.output_bytes
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What deleting one project or asset removes. Build it with
+    :func:`for_project` or :func:`for_asset`; the querysets are evaluated
+    when used, so the confirmation page and the deletion see the database
+    as it is at that moment."""
+
+    assets: QuerySet[Asset]
+    templates: QuerySet[Template]
+    batches: QuerySet[RenderBatch]  # removed whole
+    renders: QuerySet[Render]  # every render removed, in those batches or not
+    project: Project | None = None
+
+    def freed(self) -> Freed:
+        uploads = self.assets.aggregate(count=Count("pk"), size=Sum("size"))
+        renders = self.renders.aggregate(
+            count=Count("pk"),
+            active=Count("pk", filter=Q(status__in=ACTIVE)),
+            size=Sum("output_size", filter=HAS_OUTPUT),
+        )
+        return Freed(
+            assets=uploads["count"],
+            upload_bytes=uploads["size"] or 0,
+            templates=self.templates.count(),
+            batches=self.batches.count(),
+            renders=renders["count"],
+            active=renders["active"],
+            output_bytes=renders["size"] or 0,
+        )
+
+    def affected_batches(self) -> QuerySet[RenderBatch]:
+        """Every batch that loses a render (or goes whole), for the page."""
+        return RenderBatch.objects.filter(
+            Q(pk__in=self.batches.values("pk")) | Q(pk__in=self.renders.values("batch_id"))
+        ).order_by("-created_at")
+
+    def execute(self) -> Freed:
+        freed = self.freed()
+        for render in self.renders.filter(status__in=ACTIVE):
+            cancel_render(render)
+        with transaction.atomic():
+            # Locking the project and its assets first keeps anything from
+            # starting to use them halfway through (PostgreSQL makes a new row
+            # that points to a locked one wait; SQLite writes one at a time).
+            # Locked renders: a worker storing its output right now either
+            # finished before (and its file is listed here) or finds its row gone.
+            if self.project is not None:
+                list(Project.objects.select_for_update().filter(pk=self.project.pk).values_list("pk"))
+            assets = list(self.assets.select_for_update().only("pk", "file", "poster"))
+            renders = list(self.renders.select_for_update().only("pk", "output"))
+            files = [_stored(f) for asset in assets for f in (asset.file, asset.poster)]
+            files += [_stored(r.output) for r in renders]
+            self.renders.delete()
+            self.batches.delete()
+            self.templates.delete()
+            self.assets.delete()
+            if self.project is not None:
+                self.project.delete()
+        for storage, name in filter(None, files):
+            try:
+                storage.delete(name)
+            except Exception:  # an unreachable bucket must not turn a finished deletion into an error page
+                log.warning("could not delete %s from storage; it is left there", name, exc_info=True)
+        return freed
+
+
+def for_project(project: Project) -> Deletion:
+    return _plan(project.assets.all(), project)
+
+
+def for_asset(asset: Asset) -> Deletion:
+    return _plan(Asset.objects.filter(pk=asset.pk))
+
+
+def delete_template(template: Template) -> None:
+    """The renders made from it stay, with their settings and outputs."""
+    template.delete()
+
+
+def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
+    # The project's own batches and templates, and, should the admin have
+    # mixed projects, any other that uses one of its assets.
+    in_project = Q(project=project) if project is not None else Q(pk__in=[])
+    whole = Q(audio__in=assets) | in_project
+    used = set(Render.objects.filter(source__in=assets).values_list("batch_id", flat=True))
+    # A batch left without a single render would be an empty row on the project page.
+    kept = set(Render.objects.filter(batch_id__in=used).exclude(source__in=assets).values_list("batch_id", flat=True))
+    whole |= Q(pk__in=used - kept)
+    return Deletion(
+        assets=assets,
+        templates=Template.objects.filter(Q(avatar__in=assets) | in_project),
+        batches=RenderBatch.objects.filter(whole),
+        renders=Render.objects.filter(Q(source__in=assets) | Q(batch__in=RenderBatch.objects.filter(whole))),
+        project=project,
+    )
+
+
+def _stored(field: FieldFile) -> tuple[Storage, str] | None:
+    return (field.storage, field.name) if field else None
