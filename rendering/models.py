@@ -282,7 +282,9 @@ class Render(models.Model):
                 lines: Iterable[str] = (), internal: Iterable[str] = (), job_id: str | None = None) -> bool:
         lines, internal = list(lines), list(internal)
         with transaction.atomic():
-            locked = Render.objects.select_for_update().get(pk=self.pk)
+            locked = Render.objects.select_for_update().filter(pk=self.pk).first()
+            if locked is None:  # deleted with its project or presenter while the worker was busy
+                return False
             changed = locked.status in allowed and (job_id is None or locked.job_id == job_id)
             fields: set[str] = set()
             if changed:
