@@ -9,8 +9,10 @@ import time
 import psutil
 import pytest
 import redis
+import requests
 
 from heygem_site.embedded_redis import free_port
+from heygem_site.management.commands.runplatform import daphne_command
 from tests.processes import ROOT, python, spawn, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -30,7 +32,7 @@ def _stop_leftovers():
             proc.wait()
 
 
-def start_platform(tmp_path, **extra):
+def start_platform(tmp_path, *args, **extra):
     web_port, redis_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "HEYGEM_TEST_EMBEDDED_REDIS")}
     env.update(
@@ -42,13 +44,14 @@ def start_platform(tmp_path, **extra):
     )
     log = (tmp_path / "run.log").open("w+")
     proc = spawn(
-        [python(), "manage.py", "runplatform", "--port", str(web_port)],
+        [python(), "manage.py", "runplatform", "--port", str(web_port), *args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     _started.append(proc)
     wait_for_http(f"http://127.0.0.1:{web_port}/accounts/login/", proc, timeout=90)
     deadline = time.monotonic() + 30
-    while len(psutil.Process(proc.pid).children()) < 3 and time.monotonic() < deadline:
+    expected = 2 if "--no-worker" in args else 3
+    while len(psutil.Process(proc.pid).children()) < expected and time.monotonic() < deadline:
         time.sleep(0.2)
     return proc, web_port, redis_port, log
 
@@ -111,3 +114,28 @@ def test_children_die_with_a_killed_supervisor(tmp_path):
     proc.wait()
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, names(alive)
+
+
+def test_daphne_trusts_proxy_headers_only_when_told(settings):
+    settings.HEYGEM_TRUST_PROXY_HEADERS = False
+    assert "--proxy-headers" not in daphne_command("127.0.0.1", 8000)
+    settings.HEYGEM_TRUST_PROXY_HEADERS = True
+    assert "--proxy-headers" in daphne_command("127.0.0.1", 8000)
+
+
+def test_a_forged_forwarded_for_does_not_walk_around_the_lockout(tmp_path):
+    proc, web_port, redis_port, log = start_platform(tmp_path, "--no-worker", HEYGEM_ADMIN_PASSWORD="first-admin-pass")
+    login = f"http://127.0.0.1:{web_port}/accounts/login/"
+    session = requests.Session()
+
+    def attempt(password: str, n: int) -> requests.Response:
+        session.get(login, timeout=10)
+        data = {"username": "admin", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+        # A client naming a new address with every guess, as if it were a proxy.
+        return session.post(login, data=data, headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10)
+
+    statuses = [attempt("wrong-guess", n).status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    locked = attempt("first-admin-pass", 99)
+    assert locked.status_code == 429
+    assert "Wait 15 minutes, then try again." in locked.text

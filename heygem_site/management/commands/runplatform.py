@@ -24,6 +24,15 @@ from heygem_site import embedded_redis
 from heygem_site.lifecycle import die_with_parent
 
 
+def daphne_command(host: str, port: int) -> list[str]:
+    args = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port)]
+    if settings.HEYGEM_TRUST_PROXY_HEADERS:
+        # Only behind a proxy that overwrites X-Forwarded-For: otherwise a
+        # client could name any address and walk around the login lockout.
+        args.append("--proxy-headers")
+    return [*args, "heygem_site.asgi:application"]
+
+
 class Command(BaseCommand):
     help = "Start redis (embedded unless REDIS_URL is set), daphne and one worker; Ctrl-C stops them all."
 
@@ -73,10 +82,7 @@ class Command(BaseCommand):
         self._ensure_admin()
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        self._spawn(
-            "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers", "heygem_site.asgi:application"],
-        )
+        self._spawn("web", daphne_command(host, port))
         if not no_worker:
             self._spawn("worker", [python, manage, "renderworker", "--queues", "gpu", "default"])
         self.stdout.write(self.style.SUCCESS(f"HeyGem is running at http://{host}:{port}/  (Ctrl-C to stop)"))
