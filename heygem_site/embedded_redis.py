@@ -29,7 +29,12 @@ def free_port() -> int:
 
 
 def start(port: int, data_dir: Path, *, persist: bool = True, **popen_kwargs) -> subprocess.Popen:
-    """Start redis-server on 127.0.0.1:``port`` and wait until it answers."""
+    """Start redis-server on 127.0.0.1:``port`` and wait until it answers.
+
+    With ``persist``, every write goes to an append-only file synced each
+    second (plus snapshots), so a redis-server that is killed and started
+    again (the `make run` supervisor does) comes back with the queues, jobs
+    and channel groups it had, less at most the last second."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         str(binary()),
@@ -40,7 +45,10 @@ def start(port: int, data_dir: Path, *, persist: bool = True, **popen_kwargs) ->
         "--protected-mode", "yes",
         "--logfile", "",
     ]
-    args += ["--save", "60 1", "--dbfilename", "heygem.rdb"] if persist else ["--save", ""]
+    if persist:
+        args += ["--save", "60 1", "--dbfilename", "heygem.rdb", "--appendonly", "yes", "--appendfsync", "everysec"]
+    else:
+        args += ["--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, **popen_kwargs)
     wait_ready(port, proc)
     return proc
