@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 
 from heygem_site.env import (
     RedisURL,
@@ -140,7 +142,13 @@ CHANNEL_LAYERS = {
         # redis-py 8 defaults socket_timeout to 5 s, which aborts the layer's
         # blocking BZPOPMIN (5 s) and drops every idle WebSocket
         # (django/channels_redis#422): give blocking reads more room.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "heygem:asgi"},
+        # After Redis restarts, pooled connections are dead; redis-py's asyncio
+        # client does not retry by default, so the first WebSocket to join a
+        # group would fail: retry on a fresh connection instead.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "retry": AsyncRetry(ExponentialBackoff(1, 0.1), 3)}],
+            "prefix": "heygem:asgi",
+        },
     }
 }
 

@@ -13,6 +13,7 @@ import psutil
 import pytest
 import redis
 import requests
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from heygem_site.embedded_redis import free_port
@@ -215,6 +216,8 @@ def test_redis_killed_mid_render_comes_back_and_the_next_render_succeeds(tmp_pat
 
     first = _start_batch(session, base, project, audio, video, "Before the restart")
     _wait_for(lambda: _items(session, base, first)[0]["stage"] == "infer", 180, "the render reached lip-syncing")
+    headers = {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": base}
+    watching = connect(f"ws://127.0.0.1:{web_port}/ws/batches/{first}/", additional_headers=headers, open_timeout=10)
     redis_server.kill()
 
     # The platform stays up: pages answer while Redis is away and after.
@@ -225,6 +228,14 @@ def test_redis_killed_mid_render_comes_back_and_the_next_render_succeeds(tmp_pat
 
     # The interrupted render finished, or failed saying why and can be retried.
     item = _wait_for(lambda: _finished(session, base, first), 240, "the interrupted render ended")[0]
+    # A socket open across the restart never stalls in silence: it is closed (the page
+    # reconnects and re-reads its rows) or it carries the events to the end.
+    with watching:
+        try:
+            while json.loads(watching.recv(timeout=30))["status"] not in ("succeeded", "failed"):
+                pass
+        except (ConnectionClosed, OSError):  # closed, or reset by daphne
+            pass
     if item["status"] == "failed":
         row = session.get(f"{base}/renders/{item['render']}/row/", timeout=10).text
         assert re.search(r'data-field="error">[^<]*\w', row), row  # says why, in words
@@ -234,7 +245,6 @@ def test_redis_killed_mid_render_comes_back_and_the_next_render_succeeds(tmp_pat
 
     # Web (queue and channel layer) and worker reconnected: a new render runs, and its events arrive live.
     second = _start_batch(session, base, project, audio, video, "After the restart")
-    headers = {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": base}
     statuses = []
     with connect(f"ws://127.0.0.1:{web_port}/ws/batches/{second}/", additional_headers=headers, open_timeout=10) as ws:
         deadline = time.monotonic() + 240
