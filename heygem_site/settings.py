@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 
 from heygem_site.env import (
     RedisURL,
@@ -142,7 +144,13 @@ CHANNEL_LAYERS = {
         # redis-py 8 defaults socket_timeout to 5 s, which aborts the layer's
         # blocking BZPOPMIN (5 s) and drops every idle WebSocket
         # (django/channels_redis#422): give blocking reads more room.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "heygem:asgi"},
+        # After Redis restarts, pooled connections are dead; redis-py's asyncio
+        # client does not retry by default, so the first WebSocket to join a
+        # group would fail: retry on a fresh connection instead.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "retry": AsyncRetry(ExponentialBackoff(1, 0.1), 3)}],
+            "prefix": "heygem:asgi",
+        },
     }
 }
 
@@ -278,24 +286,38 @@ LOGGING = {
 # One appended block: it only adds to the settings above (see docs/deploy.md).
 from datetime import timedelta  # noqa: E402
 
-# Login lockout (django-axes). After HEYGEM_LOGIN_FAILURE_LIMIT failed logins
-# for one username from one address, that pair is refused for the cool-off
-# time, even with the right password. Keyed on the pair, not the address
-# alone: the whole team may share one office address, and one person's typos
-# must not lock everyone out. Behind Nginx the client address comes from
-# daphne --proxy-headers (deploy/systemd/heygem-web.service).
+# Login lockout (django-axes, heygem_site/lockout.py), two limits within the
+# cool-off time: HEYGEM_LOGIN_FAILURE_LIMIT failures for one username from one
+# address lock that pair (the whole team may share one office address, and
+# one person's typos must not lock everyone out); HEYGEM_LOGIN_USERNAME_LIMIT
+# failures for one username from any addresses lock that username everywhere
+# (rotating addresses buys no more guesses). A locked login is refused even
+# with the right password.
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # axes wants to be last
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
     *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
 ]
+AXES_HANDLER = "heygem_site.lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = env_int("HEYGEM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+HEYGEM_LOGIN_USERNAME_LIMIT = env_int("HEYGEM_LOGIN_USERNAME_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("HEYGEM_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that locked: trying again meanwhile (even
+# with the right password) does not start it over, so the page can say how
+# long is left.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "heygem_site.lockout.lockout_response"  # a page in plain words
 AXES_HTTP_RESPONSE_CODE = 429
+# The client address is the TCP peer unless daphne is told to take it from
+# X-Forwarded-For (--proxy-headers). Only behind a proxy that overwrites that
+# header (the Nginx template does): otherwise any client could name its own
+# address. `manage.py runplatform` (make run) passes --proxy-headers only when
+# this is true; deploy/systemd/heygem-web.service, which always runs behind
+# Nginx, passes it itself.
+HEYGEM_TRUST_PROXY_HEADERS = env_bool("HEYGEM_TRUST_PROXY_HEADERS", False)
 AXES_VERBOSE = False  # no start-up banner on every manage.py command; failures are still logged
 
 # Content-Security-Policy (heygem_site/middleware.py): no inline script or

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import CheckpointCorrupt, CheckpointError, ModelNotInstalled
 from .hashing import file_sha256
-from .model import Wav2Lip
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read: the web process only needs the table
+    import torch
+
+    from .model import Wav2Lip
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    import torch
+
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -107,6 +112,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 def build_model(state_dict: dict[str, torch.Tensor]) -> Wav2Lip:
     """A Wav2Lip in eval mode with ``state_dict`` loaded strictly."""
+    from .model import Wav2Lip
+
     model = Wav2Lip()
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))

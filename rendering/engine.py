@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from ml.errors import ModelNotInstalled
 from ml.install import find_installed
-from ml.pipeline import LipSyncEngine
 from ml.settings import RenderSettings
+
+if TYPE_CHECKING:  # the pipeline pulls in torch: only workers (which preload it) import it
+    from ml.pipeline import LipSyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ def get_engine() -> LipSyncEngine:
     key = (str(installed.wav2lip), stat.st_size, stat.st_mtime, installed.s3fd is not None)
     with _lock:
         if _engine is None or key != _engine_key:
+            from ml.pipeline import LipSyncEngine
+
             log.info("loading lip-sync engine from %s", installed.wav2lip)
             engine = LipSyncEngine(
                 installed.wav2lip, device=settings.HEYGEM_DEVICE, detector="auto", model_dir=settings.HEYGEM_MODEL_DIR

@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<int:pk>/batches/new/", views.batch_create, name="batch_create"),
     path("projects/<int:pk>/history/", views.history, name="project_history"),
     path("batches/<int:pk>/", views.batch_detail, name="batch"),
+    path("batches/<int:pk>/status/", views.batch_status, name="batch_status"),
     path("batches/<int:pk>/cancel/", views.batch_cancel, name="batch_cancel"),
     path("batches/<int:pk>/download.zip", views.batch_zip, name="batch_zip"),
     path("renders/<int:pk>/", views.render_detail, name="render"),

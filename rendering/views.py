@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +18,6 @@ from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
-from rendering.models import Status
 from rendering.quotas import QuotaExceeded
 from rendering.zipstream import safe_name, stream_zip, unique_names
 
@@ -69,18 +68,25 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = access.get_batch(request, pk)
     renders = list(batch.renders.select_related("source", "template"))
-    counts = {status: 0 for status in Status.values}
-    for item in renders:
-        counts[item.status] += 1
+    counts = batch.counts()
     context = {
         "batch": batch,
         "project": batch.project,
         "renders": renders,
         "counts": counts,
-        "finished": counts[Status.SUCCEEDED] + counts[Status.FAILED] + counts[Status.CANCELLED],
+        "finished": counts["finished"],
         "model_installed": model_installed(),
     }
     return render(request, "rendering/batch.html", context)
+
+
+@login_required
+def batch_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Every item's latest state, in the live events' shape: what the batch
+    page applies on each (re)connect of its socket, since events sent while
+    it was away (Redis restarting, a network hiccup) are not replayed."""
+    batch = access.get_batch(request, pk)
+    return JsonResponse({"renders": [item.event() for item in batch.renders.order_by("position")]})
 
 
 @login_required

@@ -70,6 +70,45 @@ def test_the_limits_come_from_settings(alice, settings):
     assert fail_logins(client, "alice", 2) == [200, 429]
 
 
+def test_many_addresses_share_one_limit_per_username(alice, bob, settings):
+    # Rotating addresses buys no more guesses: the username is locked everywhere.
+    limit = settings.HEYGEM_LOGIN_USERNAME_LIMIT
+    assert limit == 20  # the documented default
+    statuses = [
+        Client(REMOTE_ADDR=f"203.0.113.{n}").post(LOGIN, {"username": "alice", "password": "wrong-guess"}).status_code
+        for n in range(limit)
+    ]
+    assert statuses[:-1] == [200] * (limit - 1)  # no single address reached the per-address limit
+    assert statuses[-1] == 429
+
+    elsewhere = Client(REMOTE_ADDR="198.51.100.7")
+    response = elsewhere.post(LOGIN, {"username": "alice", "password": "alice-pass-123"})
+    assert response.status_code == 429
+    assert not is_logged_in(elsewhere)
+    page = response.content.decode()
+    assert "locked on every device" in page
+    assert "Wait 15 minutes, then try again." in page
+    # A colleague behind one of those addresses still logs in.
+    assert Client(REMOTE_ADDR="203.0.113.1").post(LOGIN, {"username": "bob", "password": "bob-pass-123"}).status_code == 302
+
+
+def test_the_lockout_page_says_how_long_is_left(alice, settings):
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    client = Client()
+    fail_logins(client, "alice", settings.AXES_FAILURE_LIMIT)
+    # Ten minutes later five of the fifteen minutes are left, and trying
+    # again meanwhile does not start the wait over.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timezone.timedelta(minutes=10))
+    for _ in range(2):
+        response = client.post(LOGIN, {"username": "alice", "password": "alice-pass-123"})
+        assert response.status_code == 429
+        assert "Wait 5 minutes, then try again." in response.content.decode()
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timezone.timedelta(minutes=16))
+    assert client.post(LOGIN, {"username": "alice", "password": "alice-pass-123"}).status_code == 302
+
+
 # --- Content-Security-Policy ---------------------------------------------------------
 
 

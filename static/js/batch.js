@@ -1,7 +1,9 @@
 // Live batch page: progress events arrive over a WebSocket and update each
-// item in place. When an item finishes (or after a reconnect) its row is
-// fetched again from the server, which renders the player, the download
-// link, the translated error and the right buttons.
+// item in place. When an item finishes its row is fetched again from the
+// server, which renders the player, the download link, the translated error
+// and the right buttons. Events sent while the socket was away (Redis
+// restarting, a network hiccup) are not replayed: on every (re)connect the
+// page fetches every item's state once and applies it like an event.
 (function () {
   "use strict";
   const list = document.querySelector("[data-batch]");
@@ -39,6 +41,7 @@
   function apply(event) {
     const row = list.querySelector('[data-render="' + event.render + '"]');
     if (!row) return;
+    const changed = row.dataset.status !== event.status;
     const wasFinal = FINAL.includes(row.dataset.status);
     row.dataset.status = event.status;
     row.className = "card render status-" + event.status;
@@ -50,8 +53,15 @@
       ? (labels.frames || "%(done)s/%(total)s").replace("%(done)s", event.done).replace("%(total)s", event.total) : "";
     field(row, "fps").textContent = active && event.fps ? event.fps.toFixed(1) + " fps" : "";
     field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
-    if (FINAL.includes(event.status) || (wasFinal && !FINAL.includes(event.status))) refreshRow(event.render);
+    if (changed && (FINAL.includes(event.status) || wasFinal)) refreshRow(event.render);
     updateSummary();
+  }
+
+  function resync() {
+    fetch(list.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((data) => { if (data) data.renders.forEach(apply); })
+      .catch(() => {});
   }
 
   function connect() {
@@ -59,13 +69,8 @@
     const socket = new WebSocket(scheme + window.location.host + list.dataset.socket);
     socket.onopen = () => {
       if (live) live.textContent = "";
-      if (retryDelay > 1000) {
-        // Events may have been missed while disconnected: resync unfinished rows.
-        list.querySelectorAll("[data-render]").forEach((row) => {
-          if (!FINAL.includes(row.dataset.status)) refreshRow(row.dataset.render);
-        });
-      }
       retryDelay = 1000;
+      resync();
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);

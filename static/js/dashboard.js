@@ -1,7 +1,9 @@
 // Dashboard: every progress event of the user arrives on /ws/progress/.
-// A running batch's bar moves in place; when an item finishes, or a batch
-// the page does not show yet starts, the "Rendering now" and "Recent
-// results" sections are fetched again from the server.
+// A running batch's bar moves in place (the server sends each batch's item
+// counts and its running items only); when an item starts or finishes, or a
+// batch the page does not show yet starts, the "Rendering now" and "Recent
+// results" sections are fetched again from the server. So they are on every
+// (re)connect of the socket: events sent while it was away are not replayed.
 (function () {
   "use strict";
   const running = document.querySelector('[data-section="running"]');
@@ -35,27 +37,27 @@
   function apply(event) {
     const card = running.querySelector('[data-dash-batch="' + event.batch + '"]');
     const item = card && card.querySelector('[data-item="' + event.render + '"]');
-    if (!item) { refreshSections(); return; }
+    if (!item || FINAL.includes(event.status)) { refreshSections(); return; }
     item.dataset.status = event.status;
     if (typeof event.progress === "number") item.dataset.progress = event.progress;
+    const total = parseInt(card.dataset.total, 10) || 0;
+    const finished = parseInt(card.dataset.finished, 10) || 0;
     const items = Array.from(card.querySelectorAll("[data-item]"));
-    const done = items.filter((i) => FINAL.includes(i.dataset.status)).length;
-    const sum = items.reduce((total, i) => total + (FINAL.includes(i.dataset.status) ? 1 : parseFloat(i.dataset.progress) || 0), 0);
-    field(card, "progress").value = items.length ? sum / items.length : 0;
+    const sum = items.reduce((acc, i) => acc + (parseFloat(i.dataset.progress) || 0), finished);
+    field(card, "progress").value = total ? sum / total : 0;
     field(card, "count").textContent = (labels.done || "%(done)s / %(total)s")
-      .replace("%(done)s", done).replace("%(total)s", items.length);
+      .replace("%(done)s", finished).replace("%(total)s", total);
     if (event.status === "running") {
       field(card, "current").textContent = (labels[event.stage] || labels.queued || "") + ": " + item.dataset.title;
       field(card, "eta").textContent = event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
     }
-    if (FINAL.includes(event.status)) refreshSections();
   }
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + window.location.host + "/ws/progress/");
     socket.onopen = () => {
-      if (retryDelay > 1000) refreshSections(); // events may have been missed
+      refreshSections(); // events sent before this socket joined are not replayed
       retryDelay = 1000;
     };
     socket.onmessage = (message) => {

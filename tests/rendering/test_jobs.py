@@ -185,16 +185,18 @@ def test_reconcile_requeues_lost_jobs(alice, project, audio, video, model_dir):
 
 def test_the_worker_keeps_the_engine_loaded_between_jobs(alice, project, audio, video, face_jpg, model_dir,
                                                           monkeypatch):
+    from ml import pipeline
     from rendering import engine as engines
 
     loads = []
-    real = engines.LipSyncEngine
+    real = pipeline.LipSyncEngine
 
     def counting(*args, **kwargs):
         loads.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engines, "LipSyncEngine", counting)
+    # rendering.engine imports the pipeline when it loads the engine (web processes never do).
+    monkeypatch.setattr(pipeline, "LipSyncEngine", counting)
     monkeypatch.setattr(engines, "_engine", None)
     image = add_asset(project, face_jpg)
     start_batch(alice, project, audio, [video, image])
