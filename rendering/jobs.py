@@ -14,6 +14,8 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files import File
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from ml.audio import AudioFeatures
@@ -54,6 +56,12 @@ def render_item(render_id: int) -> None:
         _finish_cancelled(render, reporter)
     except LipSyncError as err:
         _fail(render, reporter, err.code, str(err))
+    except (RedisConnectionError, RedisTimeoutError):
+        # Redis restarted or was unreachable at a step that needs it (the
+        # shared mel lock, say): nothing is lost, the member can retry.
+        log.warning("render stopped: Redis unreachable", extra={"render_id": render.pk, "job_id": render.job_id})
+        _fail(render, reporter, "queue_unavailable", "The queue server (Redis) was unreachable.",
+              internal=[traceback.format_exc()])
     except Exception:
         # The traceback (paths, host names) is for staff: the server log and
         # the staff-only internal log. The member sees a plain sentence.

@@ -28,6 +28,9 @@ def error_text(code: str, fallback: str = "") -> str:
             "An input of this render is over this server's media limits (length, frame size, frame rate or "
             "picture size). Use a shorter or smaller file."
         ),
+        "queue_unavailable": _(
+            "The queue server was briefly unreachable while this item was rendering. Nothing was lost: retry the item."
+        ),
         "missing_input": _("An input file of this render has been deleted."),
         "internal": _("Something went wrong inside the renderer. Retry the item; if it fails again, tell an "
                       "administrator (the details are in the server log)."),

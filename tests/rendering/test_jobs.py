@@ -233,3 +233,24 @@ def test_an_unexpected_error_shows_members_a_plain_message_and_staff_the_traceba
     assert "Traceback" not in members_page and host not in members_page and render.worker_name not in members_page
     staff_page = staff_client.get(render.get_absolute_url()).content.decode()
     assert "Traceback" in staff_page and render.worker_name in staff_page
+
+
+def test_redis_lost_during_a_render_says_so_and_the_item_can_be_retried(
+        alice, project, audio, video, monkeypatch, alice_client):
+    import redis
+
+    from rendering import jobs
+
+    def lost(render, reporter, scratch):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(jobs, "_run", lost)
+    render = start_batch(alice, project, audio, [video]).renders.get()
+    work()
+    render.refresh_from_db()
+    assert (render.status, render.error_code) == ("failed", "queue_unavailable")
+    page = alice_client.get(render.get_absolute_url()).content.decode()
+    assert "queue server was briefly unreachable" in page and "Traceback" not in page
+    assert services.retry_render(render)
+    render.refresh_from_db()
+    assert render.status == Status.QUEUED
