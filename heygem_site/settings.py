@@ -208,9 +208,13 @@ STORAGES = {
 # streams the file itself).
 HEYGEM_ACCEL_REDIRECT_PREFIX = env_str("HEYGEM_ACCEL_REDIRECT_PREFIX", "")
 
+# Largest request body the upload URLs take (one file per request from the
+# upload page); checked as the body arrives (heygem_site/request_body.py).
 HEYGEM_MAX_UPLOAD_MB = env_int("HEYGEM_MAX_UPLOAD_MB", 2048, minimum=1)
-# Stream every upload to a temporary file: probing needs a path, and large
-# files must not sit in memory.
+# Every other URL takes bodies up to this size (Django's default, 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Every uploaded file goes to a temporary file: probing needs a path. (The
+# request body itself is spooled to disk past 1 MB by request_body.BoundedBody.)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_TEMP_DIR = None
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("HEYGEM_MAX_FILES_PER_UPLOAD", 50, minimum=1)

@@ -75,7 +75,7 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         self._spawn(
             "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers", "heygem_site.asgi:application"],
+            [python, "-m", "heygem_site.webserver", "-b", host, "-p", str(port), "--proxy-headers", "heygem_site.asgi:application"],
         )
         if not no_worker:
             self._spawn("worker", [python, manage, "renderworker", "--queues", "gpu", "default"])
