@@ -22,8 +22,10 @@ Stock daphne 4.2 keeps memory bounded neither way for big bodies:
 from __future__ import annotations
 
 import asyncio
+import os
 from io import BytesIO
 
+import django
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
@@ -156,5 +158,13 @@ class CLI(CommandLineInterface):
     server_class = BoundedServer
 
 
-if __name__ == "__main__":
+def main() -> None:
+    # The body limits come from Django's settings and URLconf, needed before
+    # the first request even when the application loads Django lazily.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heygem_site.settings")
+    django.setup(set_prefix=False)
     CLI.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
