@@ -32,6 +32,8 @@ from daphne.server import Server
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from heygem_site.request_body import BODY_FILE_EXTENSION, body_limit, path_from_target, too_large
+
 
 @implementer(IPushProducer)
 class _Drain:
@@ -67,8 +69,6 @@ class BoundedRequest(WebRequest):
         super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
 
     def gotLength(self, length: int | None) -> None:
-        from heygem_site.request_body import body_limit, path_from_target
-
         super().gotLength(length)
         self._limit = body_limit(path_from_target(getattr(self.channel, "_path", b"/")))
         if length is not None and length > self._limit:
@@ -85,8 +85,6 @@ class BoundedRequest(WebRequest):
 
     def _refuse(self) -> None:
         """413 now, then close: the rest of the body is never read."""
-        from heygem_site.request_body import path_from_target, too_large
-
         self.refused = True
         path = path_from_target(getattr(self.channel, "_path", b"/"))
         headers, body = too_large(path, _flat_headers(self.requestHeaders))
@@ -97,6 +95,18 @@ class BoundedRequest(WebRequest):
         self.content = BytesIO()
         self.channel.transport.write(head + b"\r\n" + body)
         self.channel.transport.loseConnection()
+
+    def start_draining(self) -> None:
+        self.drain = _Drain(paused=getattr(self.channel, "_waitingForTransport", False))
+        self.registerProducer(self.drain, True)
+
+    def finish(self) -> None:
+        # Twisted does not unregister a request's producer when it finishes;
+        # the next request on a kept-alive connection could not register one.
+        if self.drain is not None:
+            self.drain = None
+            self.unregisterProducer()
+        super().finish()
 
     def process(self):
         if self.refused:
@@ -133,24 +143,17 @@ class BoundedServer(Server):
 
     def create_application(self, protocol, scope):
         if isinstance(protocol, BoundedRequest) and protocol.body_file is not None:
-            from heygem_site.request_body import BODY_FILE_EXTENSION
-
             scope.setdefault("extensions", {})[BODY_FILE_EXTENSION] = {"file": protocol.body_file}
             protocol.body_file = None  # the application owns (and closes) it now
         return super().create_application(protocol, scope)
 
     async def handle_reply(self, protocol, message) -> None:
-        if not isinstance(protocol, BoundedRequest) or message["type"] != "http.response.body":
-            await super().handle_reply(protocol, message)
-            if isinstance(protocol, BoundedRequest) and message["type"] == "http.response.start":
-                protocol.drain = _Drain(paused=getattr(protocol.channel, "_waitingForTransport", False))
-                protocol.registerProducer(protocol.drain, True)
-            return
-        if not message.get("more_body", False) and protocol.drain is not None:
-            protocol.drain = None
-            protocol.unregisterProducer()
         await super().handle_reply(protocol, message)
-        if protocol.drain is not None and not protocol.finished:
+        if not isinstance(protocol, BoundedRequest) or protocol.finished:
+            return
+        if message["type"] == "http.response.start":
+            protocol.start_draining()
+        elif message["type"] == "http.response.body" and protocol.drain is not None:
             await protocol.drain.ready.wait()
 
 
