@@ -1,4 +1,4 @@
-"""Run every engine benchmark in turn (CPU, random weights): `make bench`.
+"""Run every benchmark in turn (engine: CPU, random weights; web: stream_memory.py): `make bench`.
 
 Each script prints its own numbers and targets; see docs/engine.md.
 """
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["e2e_vs_model.py", "memory.py", "detect_cost.py", "cache.py"]
+SCRIPTS = ["e2e_vs_model.py", "memory.py", "detect_cost.py", "cache.py", "stream_memory.py"]
 
 if __name__ == "__main__":
     failed = []

@@ -133,7 +133,8 @@ def values_from(args: argparse.Namespace) -> dict[str, str]:
         "TLS_CERT": args.tls_cert,
         "TLS_KEY": args.tls_key,
         "BASIC_AUTH": basic_auth(args.htpasswd, args.realm),
-        "MAX_UPLOAD_MB": str(args.max_upload_mb),
+        # Django's limit on the upload URLs: the file plus 1 MB of multipart framing.
+        "MAX_UPLOAD_BODY_MB": str(args.max_upload_mb + 1),
         "STATIC_URL": args.static_url + "/",
         "STATIC_ROOT": args.static_root,
         "PROTECTED_PREFIX": args.protected_prefix,

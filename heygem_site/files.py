@@ -4,30 +4,101 @@ Without HEYGEM_ACCEL_REDIRECT_PREFIX Django streams the file itself (with
 byte ranges, so players can seek). Behind Nginx the view only answers with
 an X-Accel-Redirect header and Nginx sends the bytes from an `internal`
 location that cannot be reached directly.
+
+Under daphne (ASGI) Django reads a *synchronous* iterator to the end before it
+sends the first byte, so a FileResponse of a 1 GB video costs 1 GB of memory.
+Every body here is an *async* iterator instead: one block is read (in a
+thread, off the event loop), sent, and only then is the next one read. When
+the client goes away Django closes the iterator, which closes the file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
+BLOCK = 1 << 18  # 256 KiB: few thread hops per MB, little memory per download
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def content_disposition(filename: str, attachment: bool) -> str:
+    """The header for a user-chosen name: control characters (a line break
+    would make Django refuse the header, a 500) are dropped, the ASCII
+    fallback loses quotes and backslashes, the full name goes in filename*."""
     kind = "attachment" if attachment else "inline"
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
+    filename = "".join(ch for ch in filename if ch.isprintable()).strip() or "download"
+    ascii_name = re.sub(r'["\\]', "", filename.encode("ascii", "ignore").decode()).strip() or "download"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def serve_private(
-    request: HttpRequest, field: FieldFile, filename: str, *, attachment: bool = False
-) -> HttpResponse:
+# Blocking reads run here, one at a time per download.
+_READS = ThreadPoolExecutor(thread_name_prefix="heygem-read")
+
+
+class _Blocking:
+    """Runs one blocking call at a time in a thread for one async iterator.
+    Cleanup waits for a call still in flight: when the client disconnects the
+    iterator is closed while a read may still run, and a file must not be
+    closed (nor a generator closed) under that read."""
+
+    def __init__(self) -> None:
+        self._pending: Future | None = None
+
+    async def __call__(self, fn: Callable, *args):
+        self._pending = _READS.submit(fn, *args)
+        return await asyncio.wrap_future(self._pending)
+
+    def finally_(self, cleanup: Callable[[], None]) -> None:
+        if self._pending is None or self._pending.done():
+            cleanup()
+        else:
+            self._pending.add_done_callback(lambda _: cleanup())
+
+
+async def aiter_file(
+    open_file: Callable[[], IO[bytes]], *, start: int = 0, length: int | None = None, block: int = BLOCK
+) -> AsyncIterator[bytes]:
+    """Blocks of a file until EOF or `length` bytes. The file is opened on the
+    first block (a response that is never sent holds nothing open) and closed
+    however the iteration ends (end of data, client gone, error)."""
+    run = _Blocking()
+    handle = await run(open_file)
+    try:
+        if start:
+            await run(handle.seek, start)
+        while length is None or length > 0:
+            data = await run(handle.read, block if length is None else min(block, length))
+            if not data:
+                break
+            if length is not None:
+                length -= len(data)
+            yield data
+    finally:
+        run.finally_(handle.close)
+
+
+async def aiter_sync(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A blocking iterator (e.g. a zip writer reading files) driven one step
+    at a time in a thread: nothing is produced ahead of what was sent."""
+    run = _Blocking()
+    done = object()
+    try:
+        while (part := await run(next, iterator, done)) is not done:
+            yield part
+    finally:
+        run.finally_(getattr(iterator, "close", lambda: None))
+
+
+def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, attachment: bool = False) -> HttpResponse:
     if not field or not field.name or not field.storage.exists(field.name):
         raise Http404
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -38,6 +109,7 @@ def serve_private(
         response["Content-Disposition"] = content_disposition(filename, attachment)
         return response
     size = field.size
+    start, end, status = 0, size - 1, 200
     match = _RANGE.match(request.headers.get("Range", ""))
     if match and (match.group(1) or match.group(2)):
         start_s, end_s = match.groups()
@@ -49,27 +121,17 @@ def serve_private(
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
-        handle = field.open("rb")
-        handle.seek(start)
-        response = StreamingHttpResponse(_read_range(handle, end - start + 1), status=206, content_type=content_type)
+        status = 206
+    length = max(0, end - start + 1)
+    response = StreamingHttpResponse(
+        aiter_file(lambda: field.storage.open(field.name, "rb"), start=start, length=length),
+        status=status,
+        content_type=content_type,
+    )
+    if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
-    else:
-        response = FileResponse(field.open("rb"), content_type=content_type)
-        response["Content-Length"] = str(size)
+    response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = content_disposition(filename, attachment)
     response["Cache-Control"] = "private, max-age=0"
     return response
-
-
-def _read_range(handle, length: int, block: int = 1 << 16):
-    try:
-        while length > 0:
-            data = handle.read(min(block, length))
-            if not data:
-                break
-            length -= len(data)
-            yield data
-    finally:
-        handle.close()

@@ -218,6 +218,8 @@ STORAGES = {
 # streams the file itself).
 HEYGEM_ACCEL_REDIRECT_PREFIX = env_str("HEYGEM_ACCEL_REDIRECT_PREFIX", "")
 
+# Largest request body the upload URLs take (one file per request from the
+# upload page); checked as the body arrives (heygem_site/request_body.py).
 HEYGEM_MAX_UPLOAD_MB = env_int("HEYGEM_MAX_UPLOAD_MB", 2048, minimum=1)
 # Media limits, checked from metadata at upload (before any decoding) and again
 # by the worker: what one file may cost, whatever its size in bytes.
@@ -225,8 +227,10 @@ HEYGEM_MAX_MEDIA_SECONDS = env_int("HEYGEM_MAX_MEDIA_SECONDS", 3600, minimum=1)
 HEYGEM_MAX_FRAME_SIDE = env_int("HEYGEM_MAX_FRAME_SIDE", 4096, minimum=16)  # longer side, pixels
 HEYGEM_MAX_FPS = env_int("HEYGEM_MAX_FPS", 120, minimum=1)
 HEYGEM_MAX_IMAGE_PIXELS = env_int("HEYGEM_MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
-# Stream every upload to a temporary file: probing needs a path, and large
-# files must not sit in memory.
+# Every other URL takes bodies up to this size (Django's default, 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Every uploaded file goes to a temporary file: probing needs a path. (The
+# request body itself is spooled to disk past 1 MB by request_body.BoundedBody.)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_TEMP_DIR = None
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("HEYGEM_MAX_FILES_PER_UPLOAD", 50, minimum=1)

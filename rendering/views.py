@@ -12,14 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from heygem_site.files import content_disposition, serve_private
+from heygem_site.files import aiter_sync, content_disposition, serve_private
 from projects import access as project_access
 from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
 from rendering.quotas import QuotaExceeded
-from rendering.zipstream import safe_name, stream_zip, unique_names
+from rendering.zipstream import safe_name, unique_names, zip_stream
 
 
 @login_required
@@ -156,9 +156,9 @@ def batch_zip(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, _("No finished videos to download yet."))
         return redirect(batch)
     names = unique_names(f"{safe_name(r.title.rsplit('.', 1)[0] if not r.template_id else r.title)}.mp4" for r in done)
-    response = StreamingHttpResponse(
-        stream_zip([(name, r.output) for name, r in zip(names, done)]), content_type="application/zip"
-    )
+    archive = zip_stream([(name, r.output) for name, r in zip(names, done)])
+    response = StreamingHttpResponse(aiter_sync(iter(archive)), content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
     response["Content-Disposition"] = content_disposition(f"{safe_name(batch.name)}.zip", attachment=True)
     return response
 

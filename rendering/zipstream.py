@@ -1,40 +1,17 @@
-"""A zip written on the fly: bytes go to the client as they are produced,
-nothing is assembled in memory or on disk first."""
+"""The batch zip, written on the fly by zipstream-ng: entries are stored (videos
+are compressed already), Zip64 is used where an entry or the archive needs it,
+and the total size is known before the first byte (Content-Length, so the
+browser shows progress). Nothing is assembled in memory or on disk."""
 
 from __future__ import annotations
 
 import re
-import time
-import zipfile
 from collections.abc import Iterable, Iterator
 
 from django.db.models.fields.files import FieldFile
+from zipstream import ZIP_STORED, ZipStream
 
-CHUNK = 1 << 20
-
-
-class _Sink:
-    """A write-only, non-seekable file: zipfile then writes data descriptors."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._pos = 0
-
-    def write(self, data) -> int:
-        self._chunks.append(bytes(data))
-        self._pos += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def flush(self) -> None:
-        pass
-
-    def pop(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
+CHUNK = 1 << 18
 
 
 def safe_name(name: str, limit: int = 120) -> str:
@@ -60,16 +37,18 @@ def unique_names(names: Iterable[str]) -> list[str]:
     return result
 
 
-def stream_zip(entries: list[tuple[str, FieldFile]]) -> Iterator[bytes]:
-    sink = _Sink()
-    # Videos are already compressed: store them, don't deflate them again.
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for name, field in entries:
-            info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
-            info.compress_type = zipfile.ZIP_STORED
-            with field.open("rb") as source, archive.open(info, "w", force_zip64=True) as target:
-                while chunk := source.read(CHUNK):
-                    target.write(chunk)
-                    yield sink.pop()
-            yield sink.pop()
-    yield sink.pop()
+def _chunks(field: FieldFile) -> Iterator[bytes]:
+    # Opened when the zip writer reaches this entry, closed when it is done
+    # (or when the download stops and the writer is closed).
+    with field.storage.open(field.name, "rb") as source:
+        while chunk := source.read(CHUNK):
+            yield chunk
+
+
+def zip_stream(entries: list[tuple[str, FieldFile]]) -> ZipStream:
+    """A sized ZipStream of the given (name in the zip, file) pairs: `len()`
+    is the archive's size, iterating it yields the archive (blocking reads)."""
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    for name, field in entries:
+        archive.add(_chunks(field), name, size=field.size)
+    return archive

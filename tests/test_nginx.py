@@ -281,7 +281,7 @@ def stack(tools, tmp_path_factory):
             [
                 python(),
                 "-m",
-                "daphne",
+                "heygem_site.webserver",
                 "-b",
                 "127.0.0.1",
                 "-p",
@@ -366,7 +366,9 @@ def test_render_fills_every_placeholder(tmp_path):
     ).read_text()
     assert not re.search(r"@[A-Z0-9_]+@", conf)  # no placeholder left
     assert "auth_basic off;" in conf
-    assert "client_max_body_size 2048m;" in conf
+    # Small bodies everywhere, media files only on the upload URLs (plus 1 MB of multipart framing).
+    assert "    client_max_body_size 10m;" in conf
+    assert "location ~ ^/projects/[0-9]+/(upload|batches/new)/$ {\n        client_max_body_size 2049m;" in conf
     assert 'proxy_set_header Authorization "";' in conf
     assert "location /protected/ {\n        internal;" in conf
     assert "return 301 https://$host$request_uri;" in conf
@@ -385,7 +387,7 @@ def test_render_takes_django_settings_from_the_env_file(tmp_path):
         tls_key="/k.pem",
         htpasswd="/etc/nginx/heygem.htpasswd",
     ).read_text()
-    assert "client_max_body_size 512m;" in conf
+    assert "client_max_body_size 513m;" in conf
     assert "location /private-media/ {" in conf and "alias /srv/hg/var/media/;" in conf
     assert "alias /srv/hg/var/static/;" in conf
     assert "auth_basic_user_file /etc/nginx/heygem.htpasswd;" in conf
@@ -513,9 +515,23 @@ def test_other_users_and_direct_requests_get_404(stack, alice_upload):
 @slow
 def test_uploads_over_the_nginx_limit_are_refused(stack):
     alice = stack.login("alice")
-    too_big = b"\0" * (TEST_MAX_UPLOAD_MB * 1024 * 1024 + 1)
+    too_big = b"\0" * ((TEST_MAX_UPLOAD_MB + 1) * 1024 * 1024 + 1)
     response = alice.post(stack.url("/projects/1/upload/"), files={"files": ("big.wav", too_big)})
     assert response.status_code == 413
+    assert response.headers["Server"] == "nginx"  # refused before daphne saw a byte
+
+
+@slow
+def test_other_urls_take_only_small_bodies(stack, alice_upload):
+    # alice_upload went through the upload location; the login page takes no media.
+    session = stack.session()
+    session.get(stack.url("/accounts/login/")).raise_for_status()
+    response = session.post(
+        stack.url("/accounts/login/"),
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"], "username": "x" * (11 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert response.headers["Server"] == "nginx"
 
 
 @slow

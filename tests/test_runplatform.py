@@ -79,7 +79,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
     children = psutil.Process(proc.pid).children()
     cmdlines = names(children)
     assert any("redis-server" in c and f"127.0.0.1:{redis_port}" in c or f"--port {redis_port}" in c for c in cmdlines), cmdlines
-    assert any("daphne" in c for c in cmdlines)
+    assert any("heygem_site.webserver" in c for c in cmdlines)
     assert any("renderworker" in c for c in cmdlines)
     assert redis.Redis(port=redis_port).ping()
     assert (tmp_path / "var" / "redis").is_dir()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from projects.models import Asset
 from tests import bombs, mediafactory
 from tests.conftest import encode_audio
+from tests.streams import body
 
 pytestmark = pytest.mark.django_db
 
@@ -236,7 +237,7 @@ def test_owner_downloads_original_with_its_name(alice_client, project, speech_wa
     asset = project.assets.get()
     response = alice_client.get(reverse("projects:asset_file", args=[asset.pk]) + "?download=1")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == speech_wav.read_bytes()
+    assert body(response) == speech_wav.read_bytes()
     assert "attachment" in response["Content-Disposition"]
     assert "%E8%AE%B2%E5%BA%A7.wav" in response["Content-Disposition"]
 
@@ -246,7 +247,7 @@ def test_range_request_for_players(alice_client, project, speech_wav):
     asset = project.assets.get()
     response = alice_client.get(reverse("projects:asset_file", args=[asset.pk]), HTTP_RANGE="bytes=10-19")
     assert response.status_code == 206
-    assert b"".join(response.streaming_content) == speech_wav.read_bytes()[10:20]
+    assert body(response) == speech_wav.read_bytes()[10:20]
 
 
 def test_asset_page_shows_facts(alice_client, project, face_clip):

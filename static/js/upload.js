@@ -67,7 +67,7 @@
         if (result.ok) verdict(ui, "done", result.duplicate ? text.duplicate : text.done);
         else verdict(ui, "refused", result.error);
       } else if (xhr.status === 413) {
-        verdict(ui, "refused", text.tooLarge);
+        verdict(ui, "refused", (result && result.error) || text.tooLarge);  // the server names its limit
       } else if (xhr.status >= 500) {
         verdict(ui, "refused", text.serverError);
       } else {

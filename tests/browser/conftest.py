@@ -50,7 +50,7 @@ def site_url(tmp_path, model_dir):
     """daphne serving the platform (HTTP + WebSocket) against the test database."""
     port = free_port()
     proc = spawn(
-        [python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
+        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
         cwd=ROOT,
         env=worker_env(model_dir),
         stdout=(tmp_path / "daphne.log").open("wb"),

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def daphne(tmp_path, model_dir):
     port = free_port()
     proc = spawn(
-        [python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
+        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
         cwd=ROOT, env=worker_env(model_dir), stdout=(tmp_path / "daphne.log").open("wb"), stderr=subprocess.STDOUT,
     )
     wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", proc)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from projects.models import Template
 from rendering.models import Render, RenderBatch, Status
 from tests.rendering.helpers import add_asset, start_batch
+from tests.streams import body
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +97,7 @@ def test_download_one_output(alice_client, batch):
     render = finish(batch.renders.get(position=0))
     response = alice_client.get(reverse("rendering:render_file", args=[render.pk]) + "?download=1")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == b"fake-mp4-bytes-for-download-tests"
+    assert body(response) == b"fake-mp4-bytes-for-download-tests"
     assert "attachment" in response["Content-Disposition"]
 
 
@@ -112,7 +113,7 @@ def test_zip_holds_what_succeeded_so_far(alice_client, batch, alice, project, au
     response = alice_client.get(reverse("rendering:batch_zip", args=[batch.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert "Week 1_ intro_overview.zip" in response["Content-Disposition"]
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    archive = zipfile.ZipFile(io.BytesIO(body(response)))
     assert archive.namelist() == [f"{first.source.original_name.rsplit('.', 1)[0]}.mp4"]
     assert archive.read(archive.namelist()[0]) == b"first video"
 
@@ -122,7 +123,7 @@ def test_zip_names_are_unique_and_safe(alice_client, alice, project, audio, vide
     for render in batch.renders.all():
         finish(render)
     Render.objects.filter(batch=batch, position=2).update(status=Status.FAILED)
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(reverse("rendering:batch_zip", args=[batch.pk])).streaming_content)))
+    archive = zipfile.ZipFile(io.BytesIO(body(alice_client.get(reverse("rendering:batch_zip", args=[batch.pk])))))
     assert archive.namelist() == ["presenter.mp4", "presenter (2).mp4"]
 
 

@@ -32,7 +32,7 @@ MAX_RESTARTS_PER_MINUTE = 5
 
 
 def daphne_command(host: str, port: int) -> list[str]:
-    args = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port)]
+    args = [sys.executable, "-m", "heygem_site.webserver", "-b", host, "-p", str(port)]
     if settings.HEYGEM_TRUST_PROXY_HEADERS:
         # Only behind a proxy that overwrites X-Forwarded-For: otherwise a
         # client could name any address and walk around the login lockout.
