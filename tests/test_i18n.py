@@ -136,7 +136,7 @@ def test_render_errors_in_chinese():
         assert error_text("no_face_found") == "这个视频中没有找到人脸。请使用能清楚看到主讲人面部的视频。"
         assert error_text("model_not_installed").endswith("manage.py install_models --from FILE")
         assert "尚未安装" in error_text("model_not_installed")
-        assert error_text("no-such-code") == "渲染程序内部出错了。详细信息请查看渲染日志。"
+        assert error_text("no-such-code") == "渲染程序内部出错了。请重试此项；如果再次失败，请告诉管理员（详细信息在服务器日志中）。"
     with translation.override("en"):
         assert error_text("no_face_found").startswith("No face was found")
 

@@ -3,7 +3,6 @@ what goes and how much it frees, then rows and files gone, never a 500."""
 
 from pathlib import Path
 
-import django_rq
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
@@ -12,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from projects.models import Asset, Project, Template
-from rendering import services
+from rendering import queues, services
 from rendering.models import Render, RenderBatch, Status
 from tests.rendering.helpers import add_asset, start_batch
 
@@ -82,7 +81,7 @@ def test_deleting_a_project_cancels_its_queued_renders(alice_client, alice, proj
                                                          django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         start_batch(alice, project, audio, [video, video])
-    queue = django_rq.get_queue("gpu")
+    queue = queues.gpu_queue(queues.member_queue_name(alice.pk))
     assert queue.count == 2
     alice_client.post(reverse("projects:delete", args=[project.pk]))
     assert queue.count == 0

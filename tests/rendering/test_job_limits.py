@@ -21,14 +21,16 @@ def test_inputs_uploaded_before_the_limits_are_refused_by_the_worker(alice, proj
     run_worker(["gpu"], burst=True)
     render = batch.renders.get()
     assert render.status == Status.FAILED and render.error_code == "media_over_limit"
-    assert render.error_display.endswith("has 25 frames per second; the limit is 24.")
+    assert "over this server's media limits" in render.error_display  # in the member's language
+    assert render.message.endswith("has 25 frames per second; the limit is 24.")  # the figures, in the log too
+    assert "has 25 frames per second; the limit is 24." in render.log
 
     settings.HEYGEM_MAX_FPS, settings.HEYGEM_MAX_MEDIA_SECONDS = 120, 1
     batch = start_batch(alice, project, audio, [video])
     run_worker(["gpu"], burst=True)
     render = batch.renders.get()
     assert render.status == Status.FAILED and render.error_code == "media_over_limit"
-    assert render.error_display.endswith("is 0:00:02 long; the limit is 0:00:01.")
+    assert render.message.endswith("is 0:00:02 long; the limit is 0:00:01.")
 
 
 def test_cancel_while_the_worker_reads_the_audio_stops_it_within_seconds(alice, project, video, tmp_path, model_dir):
