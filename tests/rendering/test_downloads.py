@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from projects.models import Template, default_render_settings
 from rendering import services
-from rendering.models import Render, Status
+from rendering.models import Render, RenderBatch, Status
 from rendering.zipstream import zip_stream
 from tests.rendering.helpers import start_batch
 from tests.streams import body
@@ -110,6 +110,10 @@ def test_names_with_line_breaks_download_cleanly(alice_client, alice, project, a
     batch = services.create_batch(
         alice, project, "a\nb", audio, [services.Item(video), services.Item(video, template)], default_render_settings()
     )
+    assert (batch.name, Template.objects.get(pk=template.pk).name) == ("a b", "Studio Take 2")  # cleaned when saved
+    # Rows saved before names were cleaned still hold the line breaks: downloads clean them too.
+    RenderBatch.objects.filter(pk=batch.pk).update(name="a\nb")
+    Template.objects.filter(pk=template.pk).update(name="Studio\nTake 2")
     for render in batch.renders.all():
         finish(render)
     zipped = alice_client.get(reverse("rendering:batch_zip", args=[batch.pk]))
