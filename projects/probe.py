@@ -154,11 +154,15 @@ def _probe_image(container, stream, limits: MediaLimits, name: str) -> MediaInfo
         frame = next(container.decode(stream))
     except (StopIteration, av.error.FFmpegError):
         raise ProbeError("undecodable", "image does not decode") from None
+    # A phone photo's EXIF orientation arrives as the frame's display matrix.
+    rotation = display_rotation(stream, frame)
+    width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
     return MediaInfo(
         kind="image",
         container=container.format.name,
-        width=frame.width,
-        height=frame.height,
+        width=width,
+        height=height,
+        rotation=rotation,
         video_codec=stream.codec_context.name,
     )
 

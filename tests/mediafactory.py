@@ -298,6 +298,21 @@ def make_face_image(path: str | Path, size: tuple[int, int] = (320, 240)) -> Pat
     return path
 
 
+def make_rotated_photo(path: str | Path, size: tuple[int, int] = (288, 512)) -> Path:
+    """A JPEG shown upright at ``size`` (w, h) only once its EXIF orientation
+    (6: turn 90° clockwise) is applied, as phones save portrait photos."""
+    import cv2
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    coded = cv2.rotate(face_frame(0, 1, size, moving=False), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    Image.fromarray(np.ascontiguousarray(coded[:, :, ::-1])).save(path, exif=exif.tobytes(), quality=92)
+    return path
+
+
 def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pcm = np.clip(samples * 32767.0, -32768, 32767).astype("<i2")

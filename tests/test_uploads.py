@@ -328,6 +328,18 @@ def test_phone_video_is_upright_everywhere_at_upload(alice_client, project, tmp_
     assert "288×512" in page
 
 
+def test_phone_photo_follows_its_exif_orientation(alice_client, project, tmp_path):
+    from projects.preflight import find_faces
+
+    photo = mediafactory.make_rotated_photo(tmp_path / "portrait.jpg", size=(288, 512))
+    assert upload(alice_client, project, photo).json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert (asset.width, asset.height, asset.rotation) == (288, 512, 90)
+    assert asset.preflight == []
+    poster = _poster(alice_client, asset)
+    assert poster.shape[1] < poster.shape[0] and len(find_faces(poster)) == 1
+
+
 # ---------------------------------------------------------------- media limits
 # Small files that would decode to hours of audio or huge pictures are refused
 # from their metadata, quickly, with the limit and the file's value named.

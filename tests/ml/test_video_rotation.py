@@ -133,3 +133,11 @@ def test_render_of_a_phone_clip_is_written_upright(engine, media, speech_1s, tmp
     upright = dict(VideoSource(clip).frames())
     out0 = frames[0].to_ndarray(format="bgr24")
     assert np.abs(out0.astype(int) - upright[0]).mean() < 8
+
+
+def test_a_phone_photo_is_read_upright(tmp_path):
+    """EXIF orientation 6: stored sideways, shown upright (as the upload page shows it)."""
+    source = VideoSource(mf.make_rotated_photo(tmp_path / "portrait.jpg", size=(288, 512)))
+    assert (source.info.width, source.info.height) == (288, 512)
+    img = next(source.frames())[1]
+    assert img.shape == (512, 288, 3) and _cascade_faces(img) == 1
