@@ -227,7 +227,8 @@ class LipSyncEngine:
         starts = mel_chunk_starts(feats.n_mel, fps, n_out)
         note(
             f"Video: {info.width}x{info.height} at {fps} fps"
-            f"{' (still image)' if info.is_image else ''}; {n_out} output frames."
+            f"{' (still image)' if info.is_image else ''}"
+            f"{f' (turned {info.rotation}° clockwise, as players show it)' if info.rotation else ''}; {n_out} output frames."
         )
 
         t = time.perf_counter()

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import RenderCancelled
 
-TRACK_VERSION = 1  # bump when detection or tracking changes what a track holds
+TRACK_VERSION = 2  # bump when detection or tracking changes what a track holds (2: upright rotated video)
 
 
 # ---------------------------------------------------------------- pure math

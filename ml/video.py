@@ -67,20 +67,62 @@ class VideoInfo:
     fps: Fraction
     is_image: bool
     frames_estimate: int  # from the container (0 if unknown); the grid count is found by decoding
+    rotation: int = 0  # degrees clockwise applied to the coded pixels (width/height are as displayed)
 
 
 def _even(v: int) -> int:
     return max(2, v - (v % 2))
 
 
-def to_bgr(frame, width: int, height: int) -> np.ndarray:
+def display_rotation(stream, frame=None) -> int:
+    """Degrees (0, 90, 180, 270) to turn a stream's decoded pixels clockwise
+    so they show as players show them.
+
+    Phones store portrait video as landscape pixels plus a display matrix
+    (which ffmpeg attaches to every decoded frame, ``frame.rotation``,
+    counter-clockwise degrees); older files and some muxers carry a
+    ``rotate`` tag instead (clockwise degrees). The matrix wins when both
+    are present, as in ffmpeg's own autorotation.
+    """
+    ccw = getattr(frame, "rotation", 0) if frame is not None else 0
+    if ccw:
+        degrees = -float(ccw)
+    else:
+        tags = {k.lower(): v for k, v in (stream.metadata or {}).items()}
+        try:
+            degrees = float(tags.get("rotate") or 0)
+        except ValueError:
+            degrees = 0.0
+    return int(round(degrees / 90)) % 4 * 90
+
+
+def rotate_upright(img: np.ndarray, rotation: int) -> np.ndarray:
+    """``img`` turned clockwise by ``rotation`` degrees (a multiple of 90)."""
+    if not rotation:
+        return img
+    import cv2
+
+    code = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotation]
+    return cv2.rotate(img, code)
+
+
+def to_bgr(frame, width: int, height: int, rotation: int = 0) -> np.ndarray:
     """A decoded frame as BGR at (width, height).
 
     4:2:0 video is converted by OpenCV (BT.601, limited range, exact
     rounding) because swscale's default RGB<->YUV conversion drifts by a few
     levels per round trip, which would tint the untouched parts of every
     frame. The encoder uses the inverse conversion.
+
+    ``rotation`` (clockwise degrees) turns the picture upright; (width,
+    height) is the size as displayed, after turning.
     """
+    if rotation in (90, 270):
+        width, height = height, width
+    return rotate_upright(_coded_bgr(frame, width, height), rotation)
+
+
+def _coded_bgr(frame, width: int, height: int) -> np.ndarray:
     import cv2
 
     if frame.format.name == "yuv420p" and width % 2 == 0 and height % 2 == 0:
@@ -170,19 +212,14 @@ class VideoSource:
             if not w or not h:
                 raise CorruptMedia(f"{self.path.name} has a video track with no picture size.")
             self.limits.check_picture(self.path.name, w, h, still=still)
+            first = self._first_frame(container, stream)  # the display matrix travels on decoded frames
+            rotation = display_rotation(stream, first)
             if still:
-                img = None
-                try:
-                    for frame in container.decode(stream):
-                        img = frame.to_ndarray(format="bgr24")
-                        break
-                except Exception:
-                    img = None
-                if img is None:
+                if first is None:
                     raise CorruptMedia(f"{self.path.name} has no decodable picture.")
-                self._image = self._resize(img)
+                self._image = self._resize(rotate_upright(first.to_ndarray(format="bgr24"), rotation))
                 ih, iw = self._image.shape[:2]
-                return VideoInfo(iw, ih, image_fps, True, 1)
+                return VideoInfo(iw, ih, image_fps, True, 1, rotation)
             fps = choose_fps(stream.average_rate, stream.guessed_rate)
             self.limits.check_fps(self.path.name, fps)
             self.limits.check_duration(self.path.name, metadata_seconds(container, stream))
@@ -191,7 +228,19 @@ class VideoSource:
             }
             if self.resize_factor > 1:
                 w, h = _even(w // self.resize_factor), _even(h // self.resize_factor)
-            return VideoInfo(w, h, fps, False, int(stream.frames or 0))
+            if rotation in (90, 270):
+                w, h = h, w
+            return VideoInfo(w, h, fps, False, int(stream.frames or 0), rotation)
+
+    @staticmethod
+    def _first_frame(container, stream):
+        """The first decodable frame, or None (frames() reports the damage)."""
+        try:
+            for frame in container.decode(stream):
+                return frame
+        except Exception:
+            return None
+        return None
 
     # ------------------------------------------------------------ streams
 
@@ -256,7 +305,7 @@ class VideoSource:
         lo, hi = max(k0, start), k_next if stop is None else min(k_next, stop)
         if lo >= hi:
             return
-        img = to_bgr(frame, w, h)
+        img = to_bgr(frame, w, h, self.info.rotation)
         for k in range(lo, hi):
             yield k, img
 

@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 
 from ml.limits import NO_LIMITS, MediaLimits, MediaOverLimit, format_duration, format_rate, image_size, metadata_seconds
+from ml.video import display_rotation, rotate_upright
 
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".m4v"}
@@ -153,11 +154,15 @@ def _probe_image(container, stream, limits: MediaLimits, name: str) -> MediaInfo
         frame = next(container.decode(stream))
     except (StopIteration, av.error.FFmpegError):
         raise ProbeError("undecodable", "image does not decode") from None
+    # A phone photo's EXIF orientation arrives as the frame's display matrix.
+    rotation = display_rotation(stream, frame)
+    width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
     return MediaInfo(
         kind="image",
         container=container.format.name,
-        width=frame.width,
-        height=frame.height,
+        width=width,
+        height=height,
+        rotation=rotation,
         video_codec=stream.codec_context.name,
     )
 
@@ -257,6 +262,10 @@ def _probe_video(container, stream, audio, limits: MediaLimits, name: str) -> Me
 
     first = _decode_first_frame(container, stream)
     limits.check_picture(name, first.width, first.height, still=False)  # where the stream did not say
+    # Width and height as players show the video: a phone's portrait clip is
+    # landscape pixels turned by its display matrix (or rotate tag).
+    rotation = display_rotation(stream, first)
+    width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
     duration = None
     if container.duration:
         duration = container.duration / av.time_base
@@ -272,9 +281,9 @@ def _probe_video(container, stream, audio, limits: MediaLimits, name: str) -> Me
         duration=duration,
         fps=Fraction(fps),
         frame_count=len(pts),
-        width=first.width,
-        height=first.height,
-        rotation=int(getattr(first, "rotation", 0) or 0),
+        width=width,
+        height=height,
+        rotation=rotation,
         video_codec=stream.codec_context.name,
         variable_frame_rate=vfr,
     )
@@ -317,7 +326,8 @@ def _decode_first_frame(container, stream):
 
 def sample_frames(path: Path, count: int, max_width: int = 640) -> list[np.ndarray]:
     """Up to ``count`` BGR frames spread evenly over a video (or the image
-    itself), downscaled to at most ``max_width`` pixels wide."""
+    itself), upright as players show them, downscaled to at most
+    ``max_width`` pixels wide."""
     frames: list[np.ndarray] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -328,14 +338,14 @@ def sample_frames(path: Path, count: int, max_width: int = 640) -> list[np.ndarr
             duration = container.duration / av.time_base
         if not duration or total <= 1:
             for frame in container.decode(stream):
-                frames.append(_to_bgr(frame, max_width))
+                frames.append(_upright_bgr(frame, max_width, display_rotation(stream, frame)))
                 if len(frames) >= count:
                     break
             return frames
         for i in range(count):
             frame = _frame_near(container, stream, duration * (i + 0.5) / count)
             if frame is not None:
-                frames.append(_to_bgr(frame, max_width))
+                frames.append(_upright_bgr(frame, max_width, display_rotation(stream, frame)))
     return frames
 
 
@@ -352,9 +362,13 @@ def _frame_near(container, stream, target: float):
     return last
 
 
-def _to_bgr(frame, max_width: int) -> np.ndarray:
-    width, height = frame.width, frame.height
+def _upright_bgr(frame, max_width: int, rotation: int) -> np.ndarray:
+    """The frame turned clockwise by ``rotation``, at most ``max_width`` wide once turned."""
+    turned = rotation in (90, 270)
+    width, height = (frame.height, frame.width) if turned else (frame.width, frame.height)
     if width > max_width:
         height = max(2, round(height * max_width / width))
         width = max_width
-    return frame.to_ndarray(format="bgr24", width=width, height=height)
+    if turned:
+        width, height = height, width  # scale the coded picture, then turn it
+    return rotate_upright(frame.to_ndarray(format="bgr24", width=width, height=height), rotation)

@@ -110,16 +110,23 @@ def _write_video(
     size: tuple[int, int],
     audio: np.ndarray | None = None,
     sr: int = 16000,
+    hevc10: bool = False,
 ) -> Path:
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=rate)
+        if hevc10:  # what phones record: HEVC, 10-bit 4:2:0, tagged hvc1 as Apple players want
+            vs = out.add_stream("libx265", rate=rate)
+            vs.pix_fmt = "yuv420p10le"
+            vs.codec_tag = "hvc1"
+            vs.options = {"crf": "18", "preset": "ultrafast", "x265-params": "log-level=error"}
+        else:
+            vs = out.add_stream("libx264", rate=rate)
+            vs.pix_fmt = "yuv420p"
+            vs.options = {"crf": "12", "preset": "ultrafast"}
         vs.width, vs.height = size
-        vs.pix_fmt = "yuv420p"
-        vs.options = {"crf": "12", "preset": "ultrafast"}
         as_ = None
         if audio is not None:
             as_ = out.add_stream("aac", rate=sr)
@@ -129,6 +136,8 @@ def _write_video(
         for img in frames:
             # OpenCV's exact BT.601 conversion (swscale's default drifts).
             vf = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+            if hevc10:
+                vf = vf.reformat(format="yuv420p10le")
             for pkt in vs.encode(vf):
                 out.mux(pkt)
         for pkt in vs.encode():
@@ -169,6 +178,57 @@ def make_face_clip(
 
     audio = _tone_samples(n / rate, 220.0, 16000) if with_audio else None
     return _write_video(Path(path), frames(), rate, size, audio)
+
+
+def make_rotated_clip(
+    path: str | Path,
+    rotation: int = 90,
+    kind: str = "matrix",
+    seconds: float = 0.4,
+    fps: int = 25,
+    size: tuple[int, int] = (240, 320),
+    hevc10: bool = False,
+    with_audio: bool = False,
+) -> Path:
+    """A clip that shows the astronaut upright at ``size`` (w, h) only once
+    turned ``rotation`` degrees clockwise, as players do: its pixels are
+    stored turned the other way, like a phone's.
+
+    ``kind`` "matrix" stores the turn as a display matrix (what phones write;
+    a portrait phone clip is ``rotation=90``: landscape pixels, a -90°
+    matrix); "tag" as a ``rotate`` stream tag (older files; only Matroska keeps
+    such a tag). ``hevc10`` encodes 10-bit HEVC. The turn is added by
+    ffmpeg with ``-c copy``, as a phone's file has it.
+    """
+    import subprocess
+
+    import cv2
+    import imageio_ffmpeg
+
+    path = Path(path)
+    n = max(1, int(round(seconds * fps)))
+    undo = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}[rotation]
+    coded = (size[1], size[0]) if rotation in (90, 270) else size
+    frames = (cv2.rotate(face_frame(i, n, size), undo) for i in range(n))
+    audio = _tone_samples(n / fps, 220.0, 16000) if with_audio else None
+    plain = path.with_name(f".{path.stem}.plain.mp4")
+    _write_video(plain, frames, fps, coded, audio, hevc10=hevc10)
+    if kind == "matrix":  # -display_rotation is counter-clockwise
+        turn = ["-display_rotation:v:0", str(-rotation), "-i", str(plain)]
+    elif kind == "tag":
+        turn = ["-i", str(plain), "-metadata:s:v:0", f"rotate={rotation}"]
+    else:
+        raise ValueError(kind)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *turn, "-c", "copy", str(path)]
+    subprocess.run(cmd, check=True)
+    plain.unlink()
+    return path
+
+
+def hevc_encoder_available() -> bool:
+    import av
+
+    return "libx265" in av.codecs_available
 
 
 def make_vfr_clip(path: str | Path, seconds: float = 1.0, size: tuple[int, int] = (320, 240)) -> Path:
@@ -235,6 +295,21 @@ def make_face_image(path: str | Path, size: tuple[int, int] = (320, 240)) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), face_frame(0, 1, size, moving=False)):
         raise OSError(f"could not write {path}")
+    return path
+
+
+def make_rotated_photo(path: str | Path, size: tuple[int, int] = (288, 512)) -> Path:
+    """A JPEG shown upright at ``size`` (w, h) only once its EXIF orientation
+    (6: turn 90° clockwise) is applied, as phones save portrait photos."""
+    import cv2
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    coded = cv2.rotate(face_frame(0, 1, size, moving=False), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    Image.fromarray(np.ascontiguousarray(coded[:, :, ::-1])).save(path, exif=exif.tobytes(), quality=92)
     return path
 
 

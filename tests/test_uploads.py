@@ -290,6 +290,56 @@ def test_constant_frame_rate_is_not_flagged(alice_client, project, face_clip):
     assert not project.assets.get().variable_frame_rate
 
 
+# ---------------------------------------------------------------- phone videos
+# Pixels stored sideways, turned by a display matrix (phones) or a rotate tag.
+
+
+def _poster(client, asset):
+    import cv2
+    import numpy as np
+
+    data = body(client.get(reverse("projects:asset_poster", args=[asset.pk])))
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("portrait.mp4", dict(rotation=90)),  # landscape pixels, a -90° display matrix
+        ("turned.mov", dict(rotation=270)),
+        ("tagged.mkv", dict(rotation=90, kind="tag")),
+        ("phone_hevc.mp4", dict(rotation=90, hevc10=True)),
+    ],
+)
+def test_phone_video_is_upright_everywhere_at_upload(alice_client, project, tmp_path, name, kwargs):
+    if kwargs.get("hevc10") and not mediafactory.hevc_encoder_available():
+        pytest.skip("this PyAV build has no libx265 encoder")
+    from projects.preflight import find_faces
+
+    clip = mediafactory.make_rotated_clip(tmp_path / name, seconds=0.5, size=(288, 512), **kwargs)
+    assert upload(alice_client, project, clip).json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert (asset.width, asset.height, asset.rotation) == (288, 512, kwargs["rotation"])
+    assert asset.preflight == []  # the face is found; 288 px wide is not "low resolution"
+    poster = _poster(alice_client, asset)
+    assert poster.shape[1] < poster.shape[0]  # portrait, as played
+    assert len(find_faces(poster)) == 1
+    page = alice_client.get(asset.get_absolute_url()).content.decode()
+    assert "288×512" in page
+
+
+def test_phone_photo_follows_its_exif_orientation(alice_client, project, tmp_path):
+    from projects.preflight import find_faces
+
+    photo = mediafactory.make_rotated_photo(tmp_path / "portrait.jpg", size=(288, 512))
+    assert upload(alice_client, project, photo).json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert (asset.width, asset.height, asset.rotation) == (288, 512, 90)
+    assert asset.preflight == []
+    poster = _poster(alice_client, asset)
+    assert poster.shape[1] < poster.shape[0] and len(find_faces(poster)) == 1
+
+
 # ---------------------------------------------------------------- media limits
 # Small files that would decode to hours of audio or huge pictures are refused
 # from their metadata, quickly, with the limit and the file's value named.
