@@ -96,6 +96,8 @@ def test_silent_recording_is_flagged_on_its_card_and_in_the_batch_form(alice_cli
     form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
     assert "silent take.wav (2.0 s) ⚠</option>" in form
     assert f"<strong>silent take.wav</strong>: {message}</li>" in form
+    details = alice_client.get(asset.get_absolute_url()).content.decode()
+    assert f'<li class="warning">{message}</li>' in details
 
 
 def test_clean_recording_has_no_warning_in_the_batch_form(alice_client, project, speech_wav):
