@@ -27,12 +27,13 @@ from projects.probe import ProbeError, _over_limit
 
 ANALYSED_SECONDS = 300.0  # the first five minutes say enough about the recording
 WINDOW_SECONDS = 0.05
-# No 50 ms window as loud as quiet speech (and so no peak above it either).
+# No 50 ms window as loud as quiet speech; a peak below this level is one case of it.
 SILENT_RMS_DBFS = -50.0
 MIN_SECONDS = 0.5
 ENGINE_MIN_SECONDS = 0.2  # ml.audio refuses shorter audio
 LONG_SECONDS = 20 * 60
-CLIP_LEVEL = 10 ** (-0.1 / 20)  # within 0.1 dB of full scale
+# Full scale: 16-bit maximum and clipped floats, not a limiter's -0.1 dBFS ceiling.
+CLIP_LEVEL = 0.999
 CLIPPED_SHARE = 0.001  # a normalised recording touches full scale a few times, a clipped one often
 # Spectral flatness (100 Hz - 4 kHz) of the sounding windows: speech, even
 # with audible hiss, stays under 0.15; white and pink noise are above 0.35.
