@@ -25,7 +25,7 @@ from ml.errors import CorruptMedia, NoAudioStream
 from ml.limits import MediaLimits, MediaOverLimit
 from projects.probe import ProbeError, _over_limit
 
-ANALYSED_SECONDS = 300.0  # the first five minutes say enough about the recording
+ANALYSED_SECONDS = 120.0  # the first two minutes say enough, in about a second of decoding
 WINDOW_SECONDS = 0.05
 # No 50 ms window as loud as quiet speech; a peak below this level is one case of it.
 SILENT_RMS_DBFS = -50.0
@@ -104,38 +104,42 @@ def check_audio(path: Path, duration: float | None, limits: MediaLimits) -> list
 def _measure(path: Path, limits: MediaLimits) -> _Levels:
     levels: _Levels | None = None
     pending: list[np.ndarray] = []
-    pending_len = window = budget = 0
+    pending_len = taken = window = budget = 0
     try:
         for chunk, rate in decode_mono(path, limits):
             if levels is None:
                 levels = _Levels(rate=rate)
                 window = max(1, round(rate * WINDOW_SECONDS))
                 budget = int(ANALYSED_SECONDS * rate)
-            chunk = chunk[: budget - levels.samples]
-            levels.add_samples(chunk)
+            chunk = chunk[: budget - taken]
+            taken += len(chunk)
             pending.append(chunk)
             pending_len += len(chunk)
-            if pending_len >= 20 * window:  # about a second of windows at a time
-                rest = _whole_windows(levels, np.concatenate(pending), window)
+            # About a second at a time: numpy per decoded frame (a few ms) costs more than the decoding.
+            if pending_len >= 20 * window:
+                rest = _feed_windows(levels, np.concatenate(pending), window)
                 pending, pending_len = [rest], len(rest)
-            if levels.samples >= budget:
+            if taken >= budget:
                 break
     except (CorruptMedia, NoAudioStream) as exc:
         raise ProbeError("corrupt", str(exc)) from None
     except MediaOverLimit as over:  # the stated duration was short of the real one
         raise _over_limit(over) from None
-    if levels is None or not levels.samples:
+    if levels is None or not taken:
         raise ProbeError("corrupt", "no audio samples decoded")
-    rest = _whole_windows(levels, np.concatenate(pending), window)
-    if len(rest) and not levels.loudest_rms:  # shorter than one window: judge it whole
-        levels.add_windows(rest.reshape(1, -1))
+    rest = _feed_windows(levels, np.concatenate(pending), window)
+    if len(rest):
+        levels.add_samples(rest)
+        if not levels.loudest_rms:  # shorter than one window: judge it whole
+            levels.add_windows(rest.reshape(1, -1))
     return levels
 
 
-def _whole_windows(levels: _Levels, samples: np.ndarray, window: int) -> np.ndarray:
+def _feed_windows(levels: _Levels, samples: np.ndarray, window: int) -> np.ndarray:
     """Feeds the whole windows of ``samples`` to ``levels``; returns the rest."""
     whole = len(samples) // window * window
     if whole:
+        levels.add_samples(samples[:whole])
         levels.add_windows(samples[:whole].reshape(-1, window))
     return samples[whole:]
 

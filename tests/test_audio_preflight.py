@@ -131,10 +131,10 @@ def test_very_long_recording_is_noted_and_only_its_start_is_decoded(tmp_path, mo
 
     monkeypatch.setattr(audio_preflight, "decode_mono", counting)
     silent, long = findings(path)
-    # Five minutes and at most one more FLAC block, never the other twenty.
+    # Two minutes and at most one more FLAC block, never the other twenty-three.
     assert audio_preflight.ANALYSED_SECONDS * 8000 <= sum(decoded) <= audio_preflight.ANALYSED_SECONDS * 8000 + 65535
-    assert silent == {"code": "audio_silent", "params": {"peak_db": None, "analysed": 300}}
-    assert describe(silent) == "The first 0:05:00 of this recording are silent: check that it is the right file."
+    assert silent == {"code": "audio_silent", "params": {"peak_db": None, "analysed": 120}}
+    assert describe(silent) == "The first 0:02:00 of this recording are silent: check that it is the right file."
     assert long == {"code": "audio_long", "params": {"seconds": 1500}}
     assert describe(long) == (
         "Long recording (0:25:00): every presenter speaks all of it, so each render takes a while."
