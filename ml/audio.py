@@ -105,6 +105,12 @@ def _decode_native(
         raise NoAudioStream(f"{name} has no decodable audio.")
 
 
+def decode_mono(path: str | os.PathLike, limits: MediaLimits = NO_LIMITS) -> Iterator[tuple[np.ndarray, int]]:
+    """The audio as mono float32 chunks at its native rate (chunk, rate), for
+    level checks that resampling would blur (a clipped sample stays at full scale)."""
+    return _decode_native(path, None, limits)
+
+
 def stream_16k(
     path: str | os.PathLike,
     should_stop: Callable[[], bool] | None = None,

@@ -115,6 +115,13 @@ class Asset(models.Model):
     def is_visual(self) -> bool:
         return self.kind in (self.Kind.VIDEO, self.Kind.IMAGE)
 
+    @property
+    def preflight_messages(self) -> list[str]:
+        """The preflight findings as sentences in the active language (the batch form's audio picker)."""
+        from projects.preflight import describe  # OpenCV, only where findings are shown
+
+        return [describe(finding) for finding in self.preflight]
+
 
 def default_render_settings() -> dict:
     return {

@@ -13,6 +13,8 @@ import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ml.limits import format_duration
+
 SAMPLE_FRAMES = 12
 MIN_FACE_FRACTION = 1 / 6  # face height relative to frame height
 LOW_RESOLUTION = 256  # shorter side, pixels
@@ -103,6 +105,33 @@ def describe(finding: dict) -> str:
         return _("Very low resolution (%(width)s×%(height)s): the result will look soft.") % params
     if code == "variable_frame_rate":
         return _("Variable frame rate: it will be converted to a constant rate when rendering.")
+    return _describe_audio(code, params)
+
+
+def _describe_audio(code: str, params: dict) -> str:
+    """Findings of projects.audio_preflight."""
+    if code == "audio_silent":
+        if "analysed" in params:
+            return _("The first %(duration)s of this recording are silent: check that it is the right file.") % {
+                "duration": format_duration(params["analysed"])
+            }
+        return _("This recording is silent: the mouth will not move. Check the microphone or the export.")
+    if code == "audio_too_short":
+        seconds = f"{params['seconds']:.2f}"
+        if params["seconds"] < 0.2:
+            return _("Only %(seconds)s s long: a render needs at least 0.2 s of audio.") % {"seconds": seconds}
+        return _("Very short (%(seconds)s s): the video will be just as short.") % {"seconds": seconds}
+    if code == "audio_clipping":
+        return _(
+            "Clipped: %(percent)s%% of the samples are at full scale, so the voice sounds distorted. "
+            "Record again at a lower level if you can."
+        ) % params
+    if code == "audio_long":
+        return _("Long recording (%(duration)s): every presenter speaks all of it, so each render takes a while.") % {
+            "duration": format_duration(params["seconds"])
+        }
+    if code == "audio_noise":
+        return _("This sounds mostly like noise (hiss or static), not a voice: check that it is the right recording.")
     return code
 
 

@@ -134,7 +134,9 @@ def _looks_like_mp4(path: Path) -> bool:
 
 
 def _probe_open(container, limits: MediaLimits, name: str) -> MediaInfo:
-    video = next((s for s in container.streams.video), None)
+    # Cover art in an MP3/M4A is a one-picture "video" stream marked as an
+    # attached picture: the file is still a voice recording.
+    video = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
     audio = next((s for s in container.streams.audio), None)
     format_names = set(container.format.name.split(","))
     if video is not None and (video.codec_context.name in IMAGE_CODECS and format_names & IMAGE_FORMATS):

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from ml.hashing import file_sha256
-from projects import preflight
+from projects import audio_preflight, preflight
 from projects.models import Asset, Project
 from projects.probe import MediaInfo, ProbeError, media_limits, probe, sample_frames
 from rendering import quotas
@@ -117,6 +117,8 @@ def _ingest_path(project: Project, path: Path, name: str) -> UploadOutcome:
     poster: bytes | None = None
     if info.kind in ("video", "image"):
         findings, poster = _preflight(path, info)
+    else:
+        findings = audio_preflight.check_audio(path, info.duration, media_limits())
     asset = Asset(
         project=project,
         kind=info.kind,

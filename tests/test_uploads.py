@@ -52,6 +52,60 @@ def test_common_audio_formats(alice_client, project, speech_wav, tmp_path, suffi
     assert project.assets.get().duration == pytest.approx(7.35, abs=0.1)
 
 
+def with_cover_art(audio, target, tmp_path):
+    """The recording with an embedded picture, as phone and podcast apps save it."""
+    import subprocess
+
+    import cv2
+    import imageio_ffmpeg
+
+    cover = tmp_path / "cover.jpg"
+    cv2.imwrite(str(cover), mediafactory.face_frame(0, 1, (300, 300), moving=False))
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(audio), "-i", str(cover)]
+    command += ["-map", "0", "-map", "1", "-c", "copy", "-disposition:v", "attached_pic", str(target)]
+    subprocess.run(command, check=True)
+    return target
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mp3", "libmp3lame"), (".m4a", "aac")])
+def test_recording_with_cover_art_is_audio(alice_client, project, speech_wav, tmp_path, suffix, codec):
+    plain = encode_audio(speech_wav, tmp_path / f"plain{suffix}", codec)
+    path = with_cover_art(plain, tmp_path / f"voice memo{suffix}", tmp_path)
+    import av
+
+    with av.open(str(path)) as container:  # the picture really is there, as a video stream
+        assert [s.type for s in container.streams] == ["audio", "video"]
+    response = upload(alice_client, project, path)
+    assert response.json()["files"][0]["ok"], response.json()
+    asset = project.assets.get()
+    assert asset.kind == Asset.Kind.AUDIO and asset.preflight == []
+    assert asset.duration == pytest.approx(7.35, abs=0.1)
+    assert not asset.poster and asset.width is None
+    page = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert f"voice memo{suffix} (7." in page  # offered as the voice recording
+
+
+def test_silent_recording_is_flagged_on_its_card_and_in_the_batch_form(alice_client, project, tmp_path):
+    path = mediafactory.make_silence(tmp_path / "silent take.wav", seconds=2.0)
+    assert upload(alice_client, project, path).json()["files"][0]["ok"]
+    asset = project.assets.get()
+    assert [f["code"] for f in asset.preflight] == ["audio_silent"]
+    message = "This recording is silent: the mouth will not move. Check the microphone or the export."
+    card = alice_client.get(project.get_absolute_url()).content.decode()
+    assert f'<li class="warning">{message}</li>' in card
+    form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert "silent take.wav (2.0 s) ⚠</option>" in form
+    assert f"<strong>silent take.wav</strong>: {message}</li>" in form
+    details = alice_client.get(asset.get_absolute_url()).content.decode()
+    assert f'<li class="warning">{message}</li>' in details
+
+
+def test_clean_recording_has_no_warning_in_the_batch_form(alice_client, project, speech_wav):
+    upload(alice_client, project, speech_wav)
+    form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert "speech.wav (7.3 s)</option>" in form and "data-audio-warnings" not in form
+
+
 def test_video_gets_facts_poster_and_clean_preflight(alice_client, project, face_clip):
     upload(alice_client, project, face_clip)
     asset = project.assets.get()

@@ -10,6 +10,10 @@
   function update() {
     const items = form.querySelectorAll("[data-item]:checked").length;
     const option = audio && audio.selectedOptions[0];
+    // Only the chosen recording's warnings (without JavaScript all show, each named).
+    form.querySelectorAll("[data-audio-warnings]").forEach(function (list) {
+      list.hidden = !option || list.dataset.audioWarnings !== option.value;
+    });
     const seconds = option ? parseFloat(option.dataset.duration || "0") : 0;
     if (!items || !seconds) {
       estimate.textContent = estimate.dataset.empty;
