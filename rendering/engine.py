@@ -67,6 +67,13 @@ def uses_test_model(engine: LipSyncEngine) -> bool:
     return engine.checkpoint.test_model
 
 
+def model_label(engine: LipSyncEngine) -> str:
+    """What the ops page shows for a worker's loaded model."""
+    if uses_test_model(engine):
+        return "test model (noise)"
+    return engine.model_name or "custom"
+
+
 def model_facts(result: RenderResult) -> dict:
     """The manifest's "model": which checkpoint made this output, and whether
     it was the random test one (the engine that produced ``result``)."""

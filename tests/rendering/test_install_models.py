@@ -75,6 +75,7 @@ def test_the_test_checkpoint_is_loaded_strictly_by_the_engine_and_reported(test_
     assert [p.name for p in test_model_dir.glob("*.pth")] == ["wav2lip-TEST-random-weights.pth"]
     engine = engines.get_engine()
     assert engines.uses_test_model(engine) and engine.checkpoint.path.name == "wav2lip-TEST-random-weights.pth"
+    assert engines.model_label(engine) == "test model (noise)"  # the ops page's worker table
     call_command("install_models")
     assert TEST_NOTE in capsys.readouterr().out
 
