@@ -46,6 +46,20 @@ KNOWN_FILES: tuple[KnownFile, ...] = (
 )
 S3FD_FILENAME = "s3fd-619a316812.pth"
 
+# A randomly initialised checkpoint (``install_models --test-checkpoint``) lets
+# an admin check the whole pipeline before they have the real weights. It is
+# recognised by this file name everywhere (the web process cannot open a
+# checkpoint without torch), and the file itself also carries TEST_MARKER_KEY
+# so that installing a copy under another name still installs it under this one.
+TEST_CHECKPOINT_NAME = "wav2lip-TEST-random-weights.pth"
+TEST_MARKER_KEY = "heygem_test_model"
+TEST_MODEL_NOTE = "Test model: the mouth is noise, not lip-sync."
+
+
+def is_test_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the random test checkpoint (by its file name)."""
+    return Path(path).name == TEST_CHECKPOINT_NAME
+
 
 @dataclass(frozen=True)
 class CheckpointInfo:
@@ -57,6 +71,10 @@ class CheckpointInfo:
     @property
     def is_official(self) -> bool:
         return self.known_as is not None
+
+    @property
+    def test_model(self) -> bool:
+        return is_test_checkpoint(self.path)
 
 
 def identify(path: str | os.PathLike, sha256: str | None = None) -> CheckpointInfo:
@@ -91,6 +109,11 @@ def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], bool]:
+    """The state dict, and whether the file is marked as the random test checkpoint."""
     import torch
 
     try:
@@ -103,11 +126,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             " (truncated, corrupt, or not a weights-only file).",
             reason=type(exc).__name__,
         ) from None
+    test_model = isinstance(blob, dict) and blob.get(TEST_MARKER_KEY) is True
     if isinstance(blob, dict) and "state_dict" in blob:
         blob = blob["state_dict"]
     if not isinstance(blob, dict) or not all(isinstance(v, torch.Tensor) for v in blob.values()):
         raise CheckpointError(f"{Path(path).name} holds no state dict.")
-    return strip_module_prefix(blob)
+    return strip_module_prefix(blob), test_model
 
 
 def build_model(state_dict: dict[str, torch.Tensor]) -> Wav2Lip:

@@ -14,7 +14,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import KNOWN_FILES, S3FD_FILENAME, CheckpointInfo, KnownFile, identify
+from .checkpoint import (
+    KNOWN_FILES,
+    S3FD_FILENAME,
+    TEST_CHECKPOINT_NAME,
+    TEST_MARKER_KEY,
+    CheckpointInfo,
+    KnownFile,
+    identify,
+    is_test_checkpoint,
+)
 from .errors import CheckpointCorrupt, CheckpointError, ModelNotInstalled
 from .hashing import file_sha256
 
@@ -44,6 +53,8 @@ class InstallInfo:
     size: int
     official: bool  # matches a published checksum
     kind: str  # "wav2lip" or "s3fd"
+    test_model: bool = False  # the random test checkpoint: its mouth is noise
+    removed_test_model: bool = False  # a real checkpoint replaced the test one
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +64,8 @@ class InstallInfo:
             "size": self.size,
             "official": self.official,
             "kind": self.kind,
+            "test_model": self.test_model,
+            "removed_test_model": self.removed_test_model,
         }
 
 
@@ -81,7 +94,9 @@ def install_checkpoint(source: str | os.PathLike, model_dir: str | os.PathLike, 
     official name. A file with an official size but another checksum, or one
     that cannot be read as a Wav2Lip checkpoint, is refused. A custom
     fine-tune (loadable, unknown checksum) is installed under ``name`` or its
-    own file name and reported as not official.
+    own file name and reported as not official. A copy of the random test
+    checkpoint is always installed under its own name, whatever it is called,
+    so that it is labelled as such; installing any other Wav2Lip removes it.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -109,10 +124,11 @@ def install_checkpoint(source: str | os.PathLike, model_dir: str | os.PathLike, 
                     )
             if src_name == S3FD_FILENAME:
                 raise CheckpointCorrupt(f"{src_name} does not match the published detector file.")
-            from .checkpoint import build_model, read_state_dict
+            from .checkpoint import build_model, read_checkpoint
 
-            build_model(read_state_dict(tmp))  # refuses anything that is not a Wav2Lip
-            kind, final_name = "wav2lip", name or src_name
+            state_dict, marked_test = read_checkpoint(tmp)
+            build_model(state_dict)  # refuses anything that is not a Wav2Lip
+            kind, final_name = "wav2lip", TEST_CHECKPOINT_NAME if marked_test else (name or src_name)
         else:
             kind, final_name = known.kind, known.name
         if not final_name.endswith(".pth"):
@@ -122,7 +138,47 @@ def install_checkpoint(source: str | os.PathLike, model_dir: str | os.PathLike, 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return InstallInfo(dest, final_name, sha, dest.stat().st_size, known is not None, kind)
+    test_model = is_test_checkpoint(dest)
+    removed = kind == "wav2lip" and not test_model and _remove_test_checkpoint(model_dir)
+    return InstallInfo(dest, final_name, sha, dest.stat().st_size, known is not None, kind, test_model, removed)
+
+
+def _remove_test_checkpoint(model_dir: Path) -> bool:
+    """Drop the random test checkpoint once a real one is installed, so that
+    nothing can fall back to it later."""
+    test = model_dir / TEST_CHECKPOINT_NAME
+    if not test.is_file():
+        return False
+    test.unlink()
+    return True
+
+
+def install_test_checkpoint(model_dir: str | os.PathLike) -> InstallInfo:
+    """Write a randomly initialised Wav2Lip in the official file format
+    (``module.``-prefixed keys under ``state_dict``) as the test model.
+
+    It loads and renders like the real weights, so the whole pipeline can be
+    checked before they arrive, but its mouth is noise. It is marked inside
+    the file and named :data:`TEST_CHECKPOINT_NAME`, which every page,
+    manifest and render log reports; a real checkpoint is always preferred.
+    """
+    import torch
+
+    from .model import Wav2Lip
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    state_dict = {f"module.{k}": v for k, v in Wav2Lip().state_dict().items()}
+    blob = {"state_dict": state_dict, "optimizer": {}, "global_step": 0, "global_epoch": 0, TEST_MARKER_KEY: True}
+    tmp = model_dir / f".install.{uuid.uuid4().hex}.part"
+    dest = model_dir / TEST_CHECKPOINT_NAME
+    try:
+        torch.save(blob, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return InstallInfo(dest, TEST_CHECKPOINT_NAME, file_sha256(dest), dest.stat().st_size, False, "wav2lip", True)
 
 
 @dataclass(frozen=True)
@@ -137,6 +193,11 @@ class Installed:
     def ready(self) -> bool:
         return self.wav2lip is not None
 
+    @property
+    def test_model(self) -> bool:
+        """The checkpoint in use is the random test one (by name: no torch needed)."""
+        return self.wav2lip is not None and is_test_checkpoint(self.wav2lip)
+
     def to_dict(self) -> dict:
         return {
             "model_dir": str(self.model_dir),
@@ -144,11 +205,13 @@ class Installed:
             "wav2lip_official": self.wav2lip_official,
             "s3fd": str(self.s3fd) if self.s3fd else None,
             "checkpoints": [str(p) for p in self.checkpoints],
+            "test_model": self.test_model,
         }
 
 
 def find_installed(model_dir: str | os.PathLike, verify: bool = False) -> Installed:
-    """Which Wav2Lip checkpoint is installed (gan preferred) and whether S3FD is.
+    """Which Wav2Lip checkpoint is installed (gan preferred, the random test
+    checkpoint only when there is no other) and whether S3FD is.
 
     Official names count as official by size; ``verify=True`` also hashes them
     (slow: 400 MB each).
@@ -167,9 +230,9 @@ def find_installed(model_dir: str | os.PathLike, verify: bool = False) -> Instal
             chosen, official = p, ok
             break
     if chosen is None and checkpoints:
-        chosen = checkpoints[0]
+        chosen = min(checkpoints, key=lambda p: (is_test_checkpoint(p), p.name))
     s3fd = base / S3FD_FILENAME
     return Installed(base, chosen, official, s3fd if s3fd.is_file() else None, checkpoints)
 
 
-__all__ = ["install_checkpoint", "find_installed", "where_to_get_text", "InstallInfo", "Installed", "CheckpointInfo"]
+__all__ = ["install_checkpoint", "install_test_checkpoint", "find_installed", "where_to_get_text", "InstallInfo", "Installed", "CheckpointInfo"]

@@ -15,6 +15,7 @@ from ml.settings import RenderSettings
 
 if TYPE_CHECKING:  # the pipeline pulls in torch: only workers (which preload it) import it
     from ml.pipeline import LipSyncEngine
+    from ml.settings import RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def get_engine() -> LipSyncEngine:
             from ml.pipeline import LipSyncEngine
 
             log.info("loading lip-sync engine from %s", installed.wav2lip)
+            if installed.test_model:
+                log.warning("the installed model is the random test checkpoint: its output is noise, not lip-sync")
             engine = LipSyncEngine(
                 installed.wav2lip, device=settings.HEYGEM_DEVICE, detector="auto", model_dir=settings.HEYGEM_MODEL_DIR
             )
@@ -52,6 +55,31 @@ def loaded_engine() -> LipSyncEngine | None:
 
 def model_installed() -> bool:
     return find_installed(settings.HEYGEM_MODEL_DIR).ready
+
+
+def test_model_installed() -> bool:
+    """Renders use the random test checkpoint (told by its file name: the web
+    process shows the banner without importing torch)."""
+    return find_installed(settings.HEYGEM_MODEL_DIR).test_model
+
+
+def uses_test_model(engine: LipSyncEngine) -> bool:
+    return engine.checkpoint.test_model
+
+
+def model_label(engine: LipSyncEngine) -> str:
+    """What the ops page shows for a worker's loaded model."""
+    if uses_test_model(engine):
+        return "test model (noise)"
+    return engine.model_name or "custom"
+
+
+def model_facts(result: RenderResult) -> dict:
+    """The manifest's "model": which checkpoint made this output, and whether
+    it was the random test one (the engine that produced ``result``)."""
+    engine = _engine
+    test = engine is not None and engine.model_sha256 == result.model_sha256 and uses_test_model(engine)
+    return {"sha256": result.model_sha256, "name": result.model_name, "test_model": test}
 
 
 def engine_settings(values: dict) -> RenderSettings:

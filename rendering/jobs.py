@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from ml.audio import AudioFeatures
+from ml.checkpoint import TEST_MODEL_NOTE
 from ml.errors import LipSyncError, RenderCancelled
 from ml.track import TrackCache
 from projects.probe import media_limits
@@ -78,6 +79,8 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
             raise MissingInput()
     engine = engines.get_engine()
     reporter.log(f"Rendering on the {'GPU' if engine.device.type == 'cuda' else 'CPU'}.")
+    if engines.uses_test_model(engine):
+        reporter.log(f"{TEST_MODEL_NOTE} Install the Wav2Lip weights for real output.")
     audio_path = local_file(batch.audio.file, scratch, "audio" + batch.audio.extension)
     feats = batch_audio_features(batch.audio, audio_path, reporter.log, reporter.cancelled.is_set)
     face_path = local_file(render.source.file, scratch, "face" + render.source.extension)
@@ -130,7 +133,7 @@ def manifest(render: Render, result) -> dict:
         "template": render.template.name if render.template_id else None,
         "settings": render.settings,
         "engine_settings": engines.engine_settings(render.settings).to_dict(),
-        "model": {"sha256": result.model_sha256, "name": result.model_name},
+        "model": engines.model_facts(result),
         "detector": result.detector_used,
         "track_cache_hit": result.track_cache_hit,
         "frames": result.frames,

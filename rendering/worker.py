@@ -135,7 +135,7 @@ class HeyGemWorker(SimpleWorker):
             self._beat_stop.wait(heartbeat.HEARTBEAT_EVERY)
 
     def _beat(self) -> None:
-        from rendering.engine import loaded_engine
+        from rendering.engine import loaded_engine, model_label
 
         job = self.get_current_job()
         engine = loaded_engine()
@@ -148,7 +148,7 @@ class HeyGemWorker(SimpleWorker):
                 "device": self._device,
                 "queues": ",".join(q.name for q in self._listed),
                 "model_loaded": "1" if engine is not None else "0",
-                "model": (engine.model_name or "custom") if engine is not None else "",
+                "model": model_label(engine) if engine is not None else "",
                 "current_job": job.id if job else "",
             },
         )

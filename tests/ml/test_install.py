@@ -57,3 +57,43 @@ def test_find_installed_prefers_gan_and_sees_s3fd(tmp_path):
     assert found.wav2lip.name == "wav2lip_gan.pth" and not found.wav2lip_official
     assert found.s3fd is not None and len(found.checkpoints) == 2
     assert install.find_installed(tmp_path / "nowhere").ready is False
+
+
+def test_test_checkpoint_is_a_strictly_loadable_wav2lip_marked_as_noise(tmp_path):
+    import torch
+
+    info = install.install_test_checkpoint(tmp_path / "models")
+    assert info.name == ckpt.TEST_CHECKPOINT_NAME and info.test_model and not info.official
+    blob = torch.load(info.path, map_location="cpu", weights_only=True)
+    # the official file format: module.-prefixed keys under "state_dict"
+    assert set(blob) >= {"state_dict", "optimizer", "global_step", "global_epoch"}
+    assert all(k.startswith("module.") for k in blob["state_dict"])
+    model, checked = ckpt.load_wav2lip(info.path)  # strict load
+    assert checked.test_model and not checked.is_official
+    found = install.find_installed(tmp_path / "models")
+    assert found.wav2lip == info.path and found.test_model and found.to_dict()["test_model"] is True
+
+
+def test_a_copy_of_the_test_checkpoint_under_another_name_is_still_the_test_model(tmp_path):
+    made = install.install_test_checkpoint(tmp_path / "made")
+    disguised = tmp_path / "wav2lip-finetune.pth"
+    disguised.write_bytes(made.path.read_bytes())
+    info = install.install_checkpoint(disguised, tmp_path / "models", name="mine.pth")
+    assert info.name == ckpt.TEST_CHECKPOINT_NAME and info.test_model
+    assert install.find_installed(tmp_path / "models").test_model
+
+
+def test_a_real_checkpoint_replaces_the_test_model(tmp_path, random_checkpoint):
+    models = tmp_path / "models"
+    test = install.install_test_checkpoint(models).path
+    # present side by side (copied in by hand), the other checkpoint is used
+    (models / "zzz-custom.pth").write_bytes(b"x")
+    found = install.find_installed(models)
+    assert found.wav2lip.name == "zzz-custom.pth" and not found.test_model
+    (models / "zzz-custom.pth").unlink()
+    # installed with install_checkpoint, it also removes the test model
+    info = install.install_checkpoint(random_checkpoint, models)
+    assert info.removed_test_model and not info.test_model and not test.exists()
+    found = install.find_installed(models)
+    assert found.wav2lip == info.path and not found.test_model
+    assert not ckpt.identify(found.wav2lip).test_model  # what the engine and the manifests report

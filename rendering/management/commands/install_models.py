@@ -1,13 +1,15 @@
 """Install the Wav2Lip checkpoint (and the S3FD face detector) that the user
-downloaded themselves: HeyGem cannot ship them (non-commercial licence)."""
+downloaded themselves: HeyGem cannot ship them (non-commercial licence).
+``--test-checkpoint`` writes a random one instead, to check the pipeline."""
 
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ml.checkpoint import TEST_MODEL_NOTE
 from ml.errors import LipSyncError
-from ml.install import find_installed, install_checkpoint, where_to_get_text
+from ml.install import find_installed, install_checkpoint, install_test_checkpoint, where_to_get_text
 
 
 class Command(BaseCommand):
@@ -18,9 +20,17 @@ class Command(BaseCommand):
                             help="a .pth file, or a folder holding them (repeatable)")
         parser.add_argument("--url", dest="urls", action="append", default=[], help="download from this URL")
         parser.add_argument("--name", help="file name for a custom (fine-tuned) checkpoint")
+        parser.add_argument("--test-checkpoint", action="store_true",
+                            help="write a randomly initialised checkpoint to check the whole pipeline before you"
+                                 " have the weights (its mouth is noise, not lip-sync)")
 
-    def handle(self, *args, sources, urls, name, **options):
+    def handle(self, *args, sources, urls, name, test_checkpoint, **options):
         model_dir = Path(settings.HEYGEM_MODEL_DIR)
+        if test_checkpoint:
+            if sources or urls or name:
+                raise CommandError("--test-checkpoint takes no --from, --url or --name.")
+            self._install_test(model_dir)
+            return
         files: list[str] = []
         for source in sources:
             path = Path(source).expanduser()
@@ -38,10 +48,14 @@ class Command(BaseCommand):
             installed = find_installed(model_dir)
             self.stdout.write(f"Model directory: {model_dir}")
             self.stdout.write(f"Wav2Lip checkpoint: {installed.wav2lip or 'not installed'}")
+            if installed.test_model:
+                self.stdout.write(self.style.WARNING(f"  {TEST_MODEL_NOTE}"))
             self.stdout.write(f"S3FD face detector: {installed.s3fd or 'not installed (OpenCV Haar is used instead)'}")
             self.stdout.write("")
             self.stdout.write(where_to_get_text())
             self.stdout.write("\nThen: manage.py install_models --from /path/to/file.pth")
+            self.stdout.write("To check the whole pipeline before you have the weights:"
+                              " manage.py install_models --test-checkpoint")
             return
         failed = False
         for source in files:
@@ -51,7 +65,26 @@ class Command(BaseCommand):
                 failed = True
                 self.stderr.write(self.style.ERROR(f"{Path(source).name}: {err}"))
                 continue
-            label = "official file, checksum verified" if info.official else "custom checkpoint (unknown checksum)"
+            if info.test_model:
+                label = TEST_MODEL_NOTE
+            elif info.official:
+                label = "official file, checksum verified"
+            else:
+                label = "custom checkpoint (unknown checksum)"
             self.stdout.write(self.style.SUCCESS(f"Installed {info.name} ({info.size:,} bytes, {label}) in {model_dir}"))
+            if info.removed_test_model:
+                self.stdout.write("Removed the test model: renders now use this checkpoint.")
         if failed:
             raise CommandError("Some files were refused; nothing of them was installed.")
+
+    def _install_test(self, model_dir: Path) -> None:
+        info = install_test_checkpoint(model_dir)
+        self.stdout.write(self.style.WARNING(f"Installed {info.name} ({info.size:,} bytes) in {model_dir}."))
+        self.stdout.write(self.style.WARNING(
+            f"{TEST_MODEL_NOTE} Every page, render log and manifest says so. Use it to check the whole"
+            " pipeline (upload, face check, queue, render, download); install the real weights with"
+            " --from for lip-sync, which removes it."
+        ))
+        installed = find_installed(model_dir)
+        if not installed.test_model:
+            self.stdout.write(f"{installed.wav2lip.name} is installed and stays in use: renders ignore the test model.")
