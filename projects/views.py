@@ -198,13 +198,25 @@ def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "projects/confirm_delete_asset.html", context)
 
 
+def _presenter_to_preselect(project, asked: str | None) -> int | None:
+    """The presenter a new template starts with: the one asked for, else the
+    newest; never one whose face check found no face (it would fail to render),
+    so a member picks that one knowingly or not at all."""
+    candidates = [
+        asset for asset in project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE]).order_by("-created_at")
+        if not any(f.get("code") == "no_face" and f.get("params", {}).get("percent") == 100 for f in asset.preflight)
+    ]
+    asked_for = [asset for asset in candidates if str(asset.pk) == asked]
+    chosen = (asked_for or candidates or [None])[0]
+    return chosen.pk if chosen else None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
     initial = RenderSettingsForm.initial_from(None)
-    if "avatar" in request.GET:
-        initial["avatar"] = request.GET["avatar"]
+    initial["avatar"] = _presenter_to_preselect(project, request.GET.get("avatar"))
     form = TemplateForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         template = form.save(project)

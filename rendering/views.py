@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from heygem_site.files import aiter_sync, content_disposition, serve_private
@@ -18,6 +20,7 @@ from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
+from rendering.models import Status
 from rendering.quotas import QuotaExceeded
 from rendering.zipstream import safe_name, unique_names, zip_stream
 
@@ -75,9 +78,26 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "renders": renders,
         "counts": counts,
         "finished": counts["finished"],
+        "summary": batch_summary(counts),
+        "downloadable": any(r.has_output for r in renders),
         "model_installed": model_installed(),
     }
     return render(request, "rendering/batch.html", context)
+
+
+def batch_summary(counts: dict[str, int]) -> str:
+    """"2 succeeded, 1 failed": each outcome counted apart, so a failure is
+    never hidden in "3 of 3 done". static/js/batch.js builds the same line live."""
+    parts = {
+        Status.SUCCEEDED: _("%(n)s succeeded"),
+        Status.FAILED: _("%(n)s failed"),
+        Status.CANCELLED: _("%(n)s cancelled"),
+        Status.RUNNING: _("%(n)s running"),
+        Status.QUEUED: _("%(n)s waiting"),
+    }
+    return pgettext("list separator", ", ").join(
+        text % {"n": counts[status]} for status, text in parts.items() if counts.get(status)
+    )
 
 
 @login_required
@@ -123,6 +143,9 @@ def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     item = access.get_render(request, pk)
+    if item.is_active:  # the page shows no "Render again" while it runs; a stale page may still post
+        messages.info(request, _("This item is still rendering."))
+        return redirect(item)
     try:
         batch = services.rerun(item, request.user)
     except QuotaExceeded as error:
@@ -170,6 +193,8 @@ def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "render": item,
         "batch": item.batch,
         "project": item.batch.project,
+        # For experts, behind a <details>: the labels above are translated, this is as stored.
+        "manifest_json": json.dumps(item.manifest, indent=2, ensure_ascii=False, sort_keys=True),
     }
     return render(request, "rendering/render.html", context)
 

@@ -11,6 +11,9 @@
   const labels = (document.querySelector("[data-batch-labels]") || { dataset: {} }).dataset;
   const summary = document.querySelector("[data-batch-summary]");
   const cancelRest = document.querySelector("[data-cancel-rest]");
+  const zip = document.querySelector("[data-zip]");
+  // The order of the summary line: "2 succeeded, 1 failed, 1 running".
+  const SUMMARY = ["succeeded", "failed", "cancelled", "running", "queued"];
   const live = document.querySelector("[data-live-status]");
   const FINAL = ["succeeded", "failed", "cancelled"];
   let retryDelay = 1000;
@@ -19,10 +22,14 @@
 
   function updateSummary() {
     if (!summary) return;
-    const rows = list.querySelectorAll("[data-render]");
-    const done = Array.from(rows).filter((r) => FINAL.includes(r.dataset.status)).length;
-    summary.textContent = summary.dataset.template.replace("%(done)s", done).replace("%(total)s", rows.length);
-    if (cancelRest) cancelRest.hidden = done === rows.length;
+    const rows = Array.from(list.querySelectorAll("[data-render]"));
+    const count = (status) => rows.filter((r) => r.dataset.status === status).length;
+    summary.textContent = SUMMARY.filter((status) => count(status))
+      .map((status) => summary.dataset[status].replace("%(n)s", count(status)))
+      .join(summary.dataset.separator);
+    if (cancelRest) cancelRest.hidden = rows.every((r) => FINAL.includes(r.dataset.status));
+    // Only rows with a player have something to download (rows are swapped in when they finish).
+    if (zip) zip.hidden = !list.querySelector("[data-download]");
   }
 
   function refreshRow(id) {
