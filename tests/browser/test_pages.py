@@ -136,7 +136,7 @@ def test_history_queries_do_not_grow_with_the_renders(alice_client, project, med
     html = response.content.decode()
     assert html.count("<tr data-render=") == 50
     assert "Page 1 of 6" in html
-    assert "No face was found in this video" in html
+    assert "No face was found in this image" in html  # the presenter is a photo
     with django_assert_max_num_queries(few):
         alice_client.get("/history/?page=3&status=failed")
     with django_assert_max_num_queries(few + 1):  # + the project itself
