@@ -60,7 +60,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
     assets = list(project.assets.all())
     for asset in assets:
-        asset.warnings = [describe(finding) for finding in asset.preflight]
+        asset.warnings = [describe(finding, image=asset.kind == Asset.Kind.IMAGE) for finding in asset.preflight]
     context = {
         "project": project,
         "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],
@@ -158,7 +158,7 @@ def asset_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     asset = access.get_asset(request, pk)
-    warnings = [describe(f) for f in asset.preflight]
+    warnings = [describe(f, image=asset.kind == Asset.Kind.IMAGE) for f in asset.preflight]
     return render(request, "projects/asset.html", {"asset": asset, "project": asset.project, "warnings": warnings})
 
 

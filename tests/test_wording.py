@@ -107,3 +107,16 @@ def test_the_first_render_says_it_is_loading_the_model(alice, project, short_spe
     assert seen == ["Loading the model"]
     render.refresh_from_db()
     assert render.status == Status.FAILED and render.error_code == "model_not_installed"
+
+
+def test_a_photo_without_a_face_is_not_called_a_video(alice_client, project, tmp_path):
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "wall.jpg"
+    cv2.imwrite(str(path), np.full((240, 320, 3), 128, np.uint8))
+    photo = add_asset(project, path)
+    assert photo.kind == "image" and photo.preflight
+    for url in (project.get_absolute_url(), photo.get_absolute_url()):
+        page = alice_client.get(url).content.decode()
+        assert "No face found in this image" in page and "this video" not in page
