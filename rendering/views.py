@@ -11,7 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from heygem_site.files import aiter_sync, content_disposition, serve_private
@@ -20,8 +19,8 @@ from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
-from rendering.models import Status
 from rendering.quotas import QuotaExceeded
+from rendering.templatetags.render_labels import batch_summary
 from rendering.zipstream import safe_name, unique_names, zip_stream
 
 
@@ -83,21 +82,6 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "model_installed": model_installed(),
     }
     return render(request, "rendering/batch.html", context)
-
-
-def batch_summary(counts: dict[str, int]) -> str:
-    """"2 succeeded, 1 failed": each outcome counted apart, so a failure is
-    never hidden in "3 of 3 done". static/js/batch.js builds the same line live."""
-    parts = {
-        Status.SUCCEEDED: _("%(n)s succeeded"),
-        Status.FAILED: _("%(n)s failed"),
-        Status.CANCELLED: _("%(n)s cancelled"),
-        Status.RUNNING: _("%(n)s running"),
-        Status.QUEUED: _("%(n)s waiting"),
-    }
-    return pgettext("list separator", ", ").join(
-        text % {"n": counts[status]} for status, text in parts.items() if counts.get(status)
-    )
 
 
 @login_required

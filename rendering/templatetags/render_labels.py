@@ -5,10 +5,11 @@ The raw manifest stays one click away on the render page, for experts."""
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from projects.forms import RenderSettingsForm
+from rendering.models import Status
 
 register = template.Library()
 
@@ -66,3 +67,19 @@ def translated_log(text: str) -> str:
     rendering/jobs.py); other lines (time stamps, engine details) stay as written."""
     # gettext("") would return the catalogue's header, so blank lines are kept as they are.
     return "\n".join(gettext(line) if line.strip() else line for line in (text or "").split("\n"))
+
+
+@register.filter
+def batch_summary(counts: dict[str, int]) -> str:
+    """"2 succeeded, 1 failed": each outcome counted apart, so a failure is
+    never hidden in "3 of 3 done". static/js/batch.js builds the same line live."""
+    parts = {
+        Status.SUCCEEDED: gettext("%(n)s succeeded"),
+        Status.FAILED: gettext("%(n)s failed"),
+        Status.CANCELLED: gettext("%(n)s cancelled"),
+        Status.RUNNING: gettext("%(n)s running"),
+        Status.QUEUED: gettext("%(n)s waiting"),
+    }
+    return pgettext("list separator", ", ").join(
+        text % {"n": counts[status]} for status, text in parts.items() if counts.get(status)
+    )

@@ -331,7 +331,7 @@ def test_retry_and_rerun_need_the_project(alice_client, bob, batch):
 
 def test_rerun_by_the_new_owner_lands_in_the_same_project(bob_client, bob, batch):
     give_project_to(batch.project, bob)
-    render = batch.renders.get(position=0)
+    render = finish(batch.renders.get(position=0))  # a queued render is not rendered again
     bob_client.post(reverse("rendering:render_rerun", args=[render.pk]))
     new = RenderBatch.objects.exclude(pk=batch.pk).get()
     assert new.project == batch.project and new.owner == bob
