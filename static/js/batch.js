@@ -18,6 +18,13 @@
   const FINAL = ["succeeded", "failed", "cancelled"];
   let retryDelay = 1000;
 
+  // Seconds as h:mm:ss, like the |hms template filter.
+  function hms(seconds) {
+    const total = Math.max(0, Math.round(seconds));
+    const two = (n) => String(n).padStart(2, "0");
+    return Math.floor(total / 3600) + ":" + two(Math.floor(total % 3600 / 60)) + ":" + two(total % 60);
+  }
+
   function field(row, name) { return row.querySelector('[data-field="' + name + '"]'); }
 
   function updateSummary() {
@@ -59,7 +66,7 @@
     field(row, "frames").textContent = active && event.total
       ? (labels.frames || "%(done)s/%(total)s").replace("%(done)s", event.done).replace("%(total)s", event.total) : "";
     field(row, "fps").textContent = active && event.fps ? event.fps.toFixed(1) + " fps" : "";
-    field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
+    field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(time)s").replace("%(time)s", hms(event.eta_s)) : "";
     if (changed && (FINAL.includes(event.status) || wasFinal)) refreshRow(event.render);
     updateSummary();
   }

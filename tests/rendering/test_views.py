@@ -90,7 +90,7 @@ def test_batch_page_shows_state_from_the_database(alice_client, batch):
     second = batch.renders.get(position=1)
     Render.objects.filter(pk=second.pk).update(status=Status.FAILED, error_code="no_face_found")
     page = alice_client.get(batch.get_absolute_url()).content.decode()
-    assert "Lip-syncing" in page and "12/30" in page and "14.5 fps" in page
+    assert "Lip-syncing" in page and "12/30" in page and "14.5 fps" in page and "0:00:01 left" in page
     assert "No face was found in this image." in page  # the second presenter is a photo, not a video
     assert "1 failed, 1 running" in page and "of 2 done" not in page
 
