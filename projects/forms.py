@@ -71,7 +71,7 @@ class RenderSettingsForm(forms.Form):
 class TemplateForm(RenderSettingsForm):
     name = NameField(label=_("Template name"), max_length=200)
     avatar = forms.ModelChoiceField(
-        label=_("Presenter video or image"), queryset=Asset.objects.none(), empty_label=None
+        label=_("Presenter video or image"), queryset=Asset.objects.none(), empty_label=_("Choose a presenter")
     )
 
     field_order = ["name", "avatar"]

@@ -88,10 +88,12 @@ def encode_poster(frame: np.ndarray, max_width: int = 480) -> bytes:
     return data.tobytes()
 
 
-def describe(finding: dict) -> str:
-    """The finding as a sentence for the asset page."""
+def describe(finding: dict, *, image: bool = False) -> str:
+    """The finding as a sentence for the asset page (`image`: a photo, never called a video)."""
     code, params = finding["code"], finding.get("params", {})
     if code == "no_face":
+        if image:
+            return _("No face found in this image: it cannot be lip-synced as it is.")
         if params.get("percent") == 100:
             return _("No face found in any sampled frame: this video cannot be lip-synced as it is.")
         return _("No face in %(percent)s%% of sampled frames: those frames will be left unchanged.") % params

@@ -60,7 +60,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
     assets = list(project.assets.all())
     for asset in assets:
-        asset.warnings = [describe(finding) for finding in asset.preflight]
+        asset.warnings = [describe(finding, image=asset.kind == Asset.Kind.IMAGE) for finding in asset.preflight]
     context = {
         "project": project,
         "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],
@@ -158,7 +158,7 @@ def asset_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     asset = access.get_asset(request, pk)
-    warnings = [describe(f) for f in asset.preflight]
+    warnings = [describe(f, image=asset.kind == Asset.Kind.IMAGE) for f in asset.preflight]
     return render(request, "projects/asset.html", {"asset": asset, "project": asset.project, "warnings": warnings})
 
 
@@ -198,13 +198,25 @@ def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "projects/confirm_delete_asset.html", context)
 
 
+def _presenter_to_preselect(project, asked: str | None) -> int | None:
+    """The presenter a new template starts with: the one asked for, else the
+    newest; never one whose face check found no face (it would fail to render),
+    so a member picks that one knowingly or not at all."""
+    candidates = [
+        asset for asset in project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE]).order_by("-created_at")
+        if not any(f.get("code") == "no_face" and f.get("params", {}).get("percent") == 100 for f in asset.preflight)
+    ]
+    asked_for = [asset for asset in candidates if str(asset.pk) == asked]
+    chosen = (asked_for or candidates or [None])[0]
+    return chosen.pk if chosen else None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk)
     initial = RenderSettingsForm.initial_from(None)
-    if "avatar" in request.GET:
-        initial["avatar"] = request.GET["avatar"]
+    initial["avatar"] = _presenter_to_preselect(project, request.GET.get("avatar"))
     form = TemplateForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         template = form.save(project)

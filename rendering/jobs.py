@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -14,12 +15,12 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files import File
+from django.utils.translation import gettext_noop
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from ml.audio import AudioFeatures
-from ml.checkpoint import TEST_MODEL_NOTE
 from ml.errors import LipSyncError, RenderCancelled
 from ml.track import TrackCache
 from projects.probe import media_limits
@@ -77,10 +78,18 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
     for asset in (batch.audio, render.source):
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise MissingInput()
+    loading = engines.loaded_engine() is None
+    if loading:
+        # The first render after a (re)start waits for the model (half a minute
+        # on some GPUs): the page says so instead of "Reading the audio".
+        reporter.set_stage(Stage.LOAD)
     engine = engines.get_engine()
-    reporter.log(f"Rendering on the {'GPU' if engine.device.type == 'cuda' else 'CPU'}.")
+    if loading:
+        reporter.set_stage(Stage.AUDIO)
+    # Fixed sentences, marked for translation: the render page shows them in the reader's language.
+    reporter.log(gettext_noop("Rendering on the GPU.") if engine.device.type == "cuda" else gettext_noop("Rendering on the CPU."))
     if engines.uses_test_model(engine):
-        reporter.log(f"{TEST_MODEL_NOTE} Install the Wav2Lip weights for real output.")
+        reporter.log(gettext_noop("Test model: the mouth is noise, not lip-sync. Install the Wav2Lip weights for real output."))
     audio_path = local_file(batch.audio.file, scratch, "audio" + batch.audio.extension)
     feats = batch_audio_features(batch.audio, audio_path, reporter.log, reporter.cancelled.is_set)
     face_path = local_file(render.source.file, scratch, "face" + render.source.extension)
@@ -149,16 +158,16 @@ def batch_audio_features(audio, audio_path: Path, note, should_stop=None) -> Aud
     lock keeps two workers from computing it at the same time."""
     cache = engines.cache_dir("mel") / f"{audio.sha256}.npz"
     if cache.exists():
-        note("Audio features reused from the cache.")
+        note(gettext_noop("Audio features reused from the cache."))
         return AudioFeatures.load(cache)
     connection = django_rq.get_connection("gpu")
     with connection.lock(f"heygem:lock:mel:{audio.sha256}", timeout=900, blocking_timeout=900):
         if cache.exists():
-            note("Audio features reused from the cache.")
+            note(gettext_noop("Audio features reused from the cache."))
             return AudioFeatures.load(cache)
         feats = AudioFeatures.from_file(audio_path, sha256=audio.sha256, should_stop=should_stop, limits=media_limits())
         feats.save(cache)
-        note("Audio features computed and cached.")
+        note(gettext_noop("Audio features computed and cached."))
         return feats
 
 
@@ -184,12 +193,25 @@ def _fail(render: Render, reporter: ProgressReporter, code: str, message: str, *
           internal: list[str] | None = None) -> None:
     log.warning("render failed: %s", code, extra={"render_id": render.pk, "batch_id": render.batch_id,
                                                    "job_id": render.job_id})
-    lines = reporter.take_lines()
+    message = member_names(render, message)
+    lines = [member_names(render, line) for line in reporter.take_lines()]
     lines.append(f"Failed: {code}: {message}" if message else f"Failed: {code}.")
     render.fail(code, message, lines=lines, internal=internal or [])
     publish(render)
 
 
+def member_names(render: Render, text: str) -> str:
+    """The engine names the files it opened: the storage key (uploads/…/3f9a….mp4)
+    or the scratch copy (face.mp4). The member knows them by the names they uploaded."""
+    names = {}
+    for asset, scratch_stem in ((render.source, "face"), (render.batch.audio, "audio")):
+        names[Path(asset.file.name).name] = asset.original_name
+        names[scratch_stem + asset.extension] = asset.original_name
+    # One pass, whole names only: "face.mp4" inside "myface.mp4" is left alone.
+    pattern = "|".join(rf"(?<![\w.-]){re.escape(name)}(?![\w-])" for name in names if name)
+    return re.sub(pattern, lambda found: names[found.group(0)], text) if pattern else text
+
+
 def _finish_cancelled(render: Render, reporter: ProgressReporter) -> None:
-    render.cancel(lines=[*reporter.take_lines(), "Cancelled."])
+    render.cancel(lines=[*reporter.take_lines(), gettext_noop("Cancelled.")])
     publish(render)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 
-def error_text(code: str, fallback: str = "") -> str:
+def error_text(code: str, fallback: str = "", *, image: bool = False) -> str:
+    """`image`: the presenter is a photo, which the sentences must not call a video."""
+    if image and code == "no_face_found":
+        return _("No face was found in this image. Use a photo where the presenter's face is clearly visible.")
     messages = {
         "audio_too_short": _("The audio is too short: at least 0.2 seconds are needed."),
         "silent_audio": _("The audio is silent: there is no voice to lip-sync to."),

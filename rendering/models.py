@@ -32,6 +32,7 @@ HAS_OUTPUT = models.Q(status=Status.SUCCEEDED, output_deleted_at__isnull=True) &
 
 class Stage(models.TextChoices):
     WAITING = "", _("Waiting")
+    LOAD = "load", _("Loading the model")
     AUDIO = "audio", _("Reading the audio")
     DETECT = "detect", _("Detecting faces")
     INFER = "infer", _("Lip-syncing")
@@ -227,7 +228,9 @@ class Render(models.Model):
     @property
     def error_display(self) -> str:
         """Why it failed, in the user's language ("" unless it failed)."""
-        return error_text(self.error_code, self.message) if self.status == Status.FAILED else ""
+        if self.status != Status.FAILED:
+            return ""
+        return error_text(self.error_code, self.message, image=self.source.kind == Asset.Kind.IMAGE)
 
     @property
     def title(self) -> str:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # Share of the whole render per stage, for one overall progress bar.
 STAGE_SPAN = {
+    Stage.LOAD: (0.0, 0.0),
     Stage.AUDIO: (0.0, 0.02),
     Stage.DETECT: (0.02, 0.25),
     Stage.INFER: (0.25, 0.95),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from rendering import access, services
 from rendering.engine import model_installed
 from rendering.forms import BatchForm, HistoryFilter
 from rendering.quotas import QuotaExceeded
+from rendering.templatetags.render_labels import batch_summary
 from rendering.zipstream import safe_name, unique_names, zip_stream
 
 
@@ -75,6 +77,8 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "renders": renders,
         "counts": counts,
         "finished": counts["finished"],
+        "summary": batch_summary(counts),
+        "downloadable": any(r.has_output for r in renders),
         "model_installed": model_installed(),
     }
     return render(request, "rendering/batch.html", context)
@@ -123,6 +127,9 @@ def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     item = access.get_render(request, pk)
+    if item.is_active:  # the page shows no "Render again" while it runs; a stale page may still post
+        messages.info(request, _("This item is still rendering."))
+        return redirect(item)
     try:
         batch = services.rerun(item, request.user)
     except QuotaExceeded as error:
@@ -170,6 +177,8 @@ def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "render": item,
         "batch": item.batch,
         "project": item.batch.project,
+        # For experts, behind a <details>: the labels above are translated, this is as stored.
+        "manifest_json": json.dumps(item.manifest, indent=2, ensure_ascii=False, sort_keys=True),
     }
     return render(request, "rendering/render.html", context)
 

@@ -101,8 +101,8 @@ def test_the_project_page_counts_and_pages_its_batches(alice, alice_client):
     html = alice_client.get(project.get_absolute_url()).content.decode()
     assert html.count('<li><span><a href="/batches/') == 20
     assert "Batch 39" in html and "Batch 19" not in html  # newest first
-    assert "1 of 25 done" in html  # a rendering batch
-    assert "25 of 25 done · 1 failed" in html and "Partly done" in html
+    assert "1 succeeded, 1 running, 23 waiting" in html  # a rendering batch
+    assert "24 succeeded, 1 failed" in html and "Partly done" in html
     older = alice_client.get(project.get_absolute_url() + "?page=2").content.decode()
     assert "Batch 19" in older and "Batch 0" in older and "Page 2 of 2" in older
 

@@ -11,18 +11,32 @@
   const labels = (document.querySelector("[data-batch-labels]") || { dataset: {} }).dataset;
   const summary = document.querySelector("[data-batch-summary]");
   const cancelRest = document.querySelector("[data-cancel-rest]");
+  const zip = document.querySelector("[data-zip]");
+  // The order of the summary line: "2 succeeded, 1 failed, 1 running".
+  const SUMMARY = ["succeeded", "failed", "cancelled", "running", "queued"];
   const live = document.querySelector("[data-live-status]");
   const FINAL = ["succeeded", "failed", "cancelled"];
   let retryDelay = 1000;
+
+  // Seconds as h:mm:ss, like the |hms template filter.
+  function hms(seconds) {
+    const total = Math.max(0, Math.round(seconds));
+    const two = (n) => String(n).padStart(2, "0");
+    return Math.floor(total / 3600) + ":" + two(Math.floor(total % 3600 / 60)) + ":" + two(total % 60);
+  }
 
   function field(row, name) { return row.querySelector('[data-field="' + name + '"]'); }
 
   function updateSummary() {
     if (!summary) return;
-    const rows = list.querySelectorAll("[data-render]");
-    const done = Array.from(rows).filter((r) => FINAL.includes(r.dataset.status)).length;
-    summary.textContent = summary.dataset.template.replace("%(done)s", done).replace("%(total)s", rows.length);
-    if (cancelRest) cancelRest.hidden = done === rows.length;
+    const rows = Array.from(list.querySelectorAll("[data-render]"));
+    const count = (status) => rows.filter((r) => r.dataset.status === status).length;
+    summary.textContent = SUMMARY.filter((status) => count(status))
+      .map((status) => summary.dataset[status].replace("%(n)s", count(status)))
+      .join(summary.dataset.separator);
+    if (cancelRest) cancelRest.hidden = rows.every((r) => FINAL.includes(r.dataset.status));
+    // Only rows with a player have something to download (rows are swapped in when they finish).
+    if (zip) zip.hidden = !list.querySelector("[data-download]");
   }
 
   function refreshRow(id) {
@@ -52,7 +66,7 @@
     field(row, "frames").textContent = active && event.total
       ? (labels.frames || "%(done)s/%(total)s").replace("%(done)s", event.done).replace("%(total)s", event.total) : "";
     field(row, "fps").textContent = active && event.fps ? event.fps.toFixed(1) + " fps" : "";
-    field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
+    field(row, "eta").textContent = active && event.eta_s ? (labels.left || "%(time)s").replace("%(time)s", hms(event.eta_s)) : "";
     if (changed && (FINAL.includes(event.status) || wasFinal)) refreshRow(event.render);
     updateSummary();
   }

@@ -13,6 +13,13 @@
   let retryDelay = 1000;
   let refreshTimer = null;
 
+  // Seconds as h:mm:ss, like the |hms template filter.
+  function hms(seconds) {
+    const total = Math.max(0, Math.round(seconds));
+    const two = (n) => String(n).padStart(2, "0");
+    return Math.floor(total / 3600) + ":" + two(Math.floor(total % 3600 / 60)) + ":" + two(total % 60);
+  }
+
   function field(card, name) { return card.querySelector('[data-field="' + name + '"]'); }
 
   function refreshSections() {
@@ -49,7 +56,7 @@
       .replace("%(done)s", finished).replace("%(total)s", total);
     if (event.status === "running") {
       field(card, "current").textContent = (labels[event.stage] || labels.queued || "") + ": " + item.dataset.title;
-      field(card, "eta").textContent = event.eta_s ? (labels.left || "%(s)s s").replace("%(s)s", event.eta_s) : "";
+      field(card, "eta").textContent = event.eta_s ? (labels.left || "%(time)s").replace("%(time)s", hms(event.eta_s)) : "";
     }
   }
 

@@ -80,7 +80,7 @@ def test_it_shows_running_batches_and_recent_results(alice_client, project, medi
     results = html[html.index('data-section="results"') :]
     assert "Running one" in running and "Done one" not in running
     assert "1 of 2 done" in running
-    assert "Lip-syncing" in running and "12 s left" in running
+    assert "Lip-syncing" in running and "0:00:12 left" in running
     assert re.search(r'<progress max="1" value="0\.7500"', running)
     assert f'src="/renders/{result.pk}/video/"' in results
     assert f'href="/renders/{result.pk}/video/?download=1"' in results
@@ -136,7 +136,7 @@ def test_history_queries_do_not_grow_with_the_renders(alice_client, project, med
     html = response.content.decode()
     assert html.count("<tr data-render=") == 50
     assert "Page 1 of 6" in html
-    assert "No face was found in this video" in html
+    assert "No face was found in this image" in html  # the presenter is a photo
     with django_assert_max_num_queries(few):
         alice_client.get("/history/?page=3&status=failed")
     with django_assert_max_num_queries(few + 1):  # + the project itself

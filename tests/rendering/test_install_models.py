@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from ml.hashing import file_sha256
+from ml.install import install_checkpoint
 from rendering.models import Status
 from rendering.worker import run_worker
 from tests.rendering.helpers import start_batch
@@ -108,7 +109,8 @@ def test_every_page_says_test_model_until_a_real_checkpoint_is_installed(test_mo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_renders_with_the_test_model_say_so_in_manifest_and_log(test_model_dir, alice, project, audio, video):
+def test_renders_with_the_test_model_say_so_in_manifest_and_log(test_model_dir, alice, project, audio, video,
+                                                                 alice_client, random_checkpoint):
     batch = start_batch(alice, project, audio, [video])
     run_worker(["gpu"], burst=True)
     render = batch.renders.get()
@@ -116,3 +118,8 @@ def test_renders_with_the_test_model_say_so_in_manifest_and_log(test_model_dir, 
     assert render.manifest["model"]["test_model"] is True
     assert render.manifest["model"]["sha256"] == file_sha256(test_model_dir / "wav2lip-TEST-random-weights.pth")
     assert TEST_NOTE in render.log
+    # Long after a real checkpoint replaced it, that render's page still says what made it.
+    install_checkpoint(random_checkpoint, test_model_dir)
+    assert not (test_model_dir / "wav2lip-TEST-random-weights.pth").exists()
+    page = alice_client.get(render.get_absolute_url()).content.decode()
+    assert "data-test-model" in page and "Test model: the mouth is noise, not lip-sync." in page

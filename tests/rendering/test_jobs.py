@@ -81,6 +81,9 @@ def test_bad_items_fail_alone(alice, project, audio, video, faceless_clip, tmp_p
     for failed in (renders[0], renders[2]):
         assert not failed.output and failed.finished_at and "Traceback" not in failed.message
     assert renders[1].output
+    # The log names the member's file, not its storage key.
+    assert "No face was found in landscape.mp4." in renders[0].log
+    assert faceless.file.name.rsplit("/", 1)[1] not in renders[0].log + renders[0].message
 
 
 def test_second_render_of_a_video_reuses_its_face_track(alice, project, audio, video, model_dir):

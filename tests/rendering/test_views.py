@@ -2,12 +2,14 @@
 everyone else gets."""
 
 import io
+import re
 import zipfile
 
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import trans_real
 
 from projects.models import Template
 from rendering.models import Render, RenderBatch, Status
@@ -88,9 +90,9 @@ def test_batch_page_shows_state_from_the_database(alice_client, batch):
     second = batch.renders.get(position=1)
     Render.objects.filter(pk=second.pk).update(status=Status.FAILED, error_code="no_face_found")
     page = alice_client.get(batch.get_absolute_url()).content.decode()
-    assert "Lip-syncing" in page and "12/30" in page and "14.5 fps" in page
-    assert "No face was found in this video." in page
-    assert "1 of 2 done" in page
+    assert "Lip-syncing" in page and "12/30" in page and "14.5 fps" in page and "0:00:01 left" in page
+    assert "No face was found in this image." in page  # the second presenter is a photo, not a video
+    assert "1 failed, 1 running" in page and "of 2 done" not in page
 
 
 def test_download_one_output(alice_client, batch):
@@ -145,7 +147,7 @@ def test_cancel_and_retry_from_the_page(alice_client, batch):
 
 
 def test_rerun_makes_a_new_batch(alice_client, batch):
-    render = batch.renders.get(position=1)
+    render = finish(batch.renders.get(position=1))
     response = alice_client.post(reverse("rendering:render_rerun", args=[render.pk]))
     new = RenderBatch.objects.exclude(pk=batch.pk).get()
     assert response["Location"] == new.get_absolute_url()
@@ -153,17 +155,99 @@ def test_rerun_makes_a_new_batch(alice_client, batch):
     assert copy.source == render.source and copy.settings == render.settings and new.audio == batch.audio
 
 
-def test_render_page_shows_log_timings_and_checksum(alice_client, staff_client, batch):
-    render = finish(batch.renders.get(position=0))
+def test_a_running_render_offers_no_render_again(alice_client, batch):
+    running = batch.renders.get(position=0)
+    Render.objects.filter(pk=running.pk).update(status=Status.RUNNING)
+    finish(batch.renders.get(position=1))
+    assert "data-rerun" not in alice_client.get(running.get_absolute_url()).content.decode()
+    history = alice_client.get(reverse("rendering:history")).content.decode()
+    assert history.count("data-rerun") == 1  # the finished one only
+    # One name per action: "Retry" an item in place, "Render again" as a new batch.
+    assert "Re-run" not in history and "Render again" in history
+    response = alice_client.post(reverse("rendering:render_rerun", args=[running.pk]))  # a stale page
+    assert response["Location"] == running.get_absolute_url()
+    assert RenderBatch.objects.count() == 1
+
+
+def finished_with_facts(render: Render) -> Render:
+    render = finish(render)
     Render.objects.filter(pk=render.pk).update(
-        log="Model: custom checkpoint", timings={"infer": 2.5}, worker_name="gpu-box-gpu0.42",
-        manifest={"model": {"sha256": "ab" * 32}, "detector": "opencv"},
+        log="Model: custom checkpoint\nAudio features computed and cached.", duration=5.76,
+        timings={"infer": 2.5, "crop_paste": 1.25, "total": 45.2}, worker_name="gpu-box-gpu0.42",
+        manifest={"model": {"sha256": "ab" * 32}, "detector": "opencv", "settings": render.settings},
     )
+    return render
+
+
+def test_render_page_shows_log_timings_and_checksum(alice_client, staff_client, batch):
+    render = finished_with_facts(batch.renders.get(position=0))
     page = alice_client.get(render.get_absolute_url()).content.decode()
-    assert "ab" * 32 in page and "2.50 s" in page and "custom checkpoint" in page
+    assert "ab" * 32 in page and "2.5 s" in page and "custom checkpoint" in page
     # Host names are for staff only.
     assert "gpu-box-gpu0.42" not in page
     assert "gpu-box-gpu0.42" in staff_client.get(render.get_absolute_url()).content.decode()
+
+
+def facts(page: str) -> str:
+    """The render page's fact lists (what a member reads), without the raw manifest."""
+    return "".join(re.findall(r'<dl class="facts-list">(.*?)</dl>', page, re.S))
+
+
+def test_render_page_says_settings_stages_and_detector_in_words(alice_client, batch):
+    render = finished_with_facts(batch.renders.get(position=0))
+    page = alice_client.get(render.get_absolute_url()).content.decode()
+    shown = facts(page)
+    for words in ("Pad top (px)", "Blending", "Feathered mouth area", "Play the video forwards then backwards",
+                  "Standard (small files)", "Lip-syncing", "Pasting the mouth", "OpenCV (fast, less accurate)"):
+        assert words in shown
+    for raw in ("pad_top", "blend", "pingpong", "standard<", "infer", "crop_paste", ">opencv<"):
+        assert raw not in shown
+    # Video length and render time, apart and as h:mm:ss.
+    assert re.search(r"<dt>Video length</dt><dd[^>]*>0:00:06</dd>", shown)
+    assert re.search(r"<dt>Render time</dt><dd[^>]*>0:00:45</dd>", shown)
+    assert "Duration" not in shown
+    # The raw manifest is one click away, for experts.
+    details = page[page.index("<details"):page.index("</details>")]
+    assert "&quot;pad_top&quot;: 0" in details and "&quot;detector&quot;: &quot;opencv&quot;" in details
+
+
+def test_the_chinese_render_page_has_no_english_labels(alice_client, batch, monkeypatch):
+    """Every label of the render page goes through the translation catalogue:
+    with a catalogue that marks what it translates, no label is left unmarked
+    (the lead's Chinese catalogue then covers them all)."""
+    render = finished_with_facts(batch.renders.get(position=0))
+    real = trans_real.gettext
+
+    monkeypatch.setattr(translation._trans, "gettext", lambda message: f"⟦{real(message)}⟧")
+    page = alice_client.get(render.get_absolute_url()).content.decode()
+    labels = re.findall(r"<dt>(.*?)</dt>", facts(page), re.S)
+    assert len(labels) >= 15
+    assert [label for label in labels if not label.startswith("⟦")] == []
+    assert "<h2>⟦Time per stage⟧</h2>" in page and "⟦Technical details (manifest)⟧" in page
+    assert "⟦Audio features computed and cached.⟧" in page  # the worker's fixed log lines too
+    assert "⟦Feathered mouth area (no visible box)⟧" in facts(page)
+    monkeypatch.undo()
+
+    chinese = alice_client.get(render.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "正在同步口型" in chinese and "上边距（像素）" in chinese and "融合方式" in chinese
+    for english in ("Lip-syncing", "Pad top (px)", "Blending"):
+        assert english not in chinese
+
+
+def test_batch_summary_counts_failures_apart(alice_client, batch):
+    finish(batch.renders.get(position=0))
+    Render.objects.filter(position=1).update(status=Status.FAILED, error_code="no_face_found")
+    page = alice_client.get(batch.get_absolute_url()).content.decode()
+    summary = re.search(r"<strong data-batch-summary[^>]*>(.*?)</strong>", page, re.S).group(1)
+    assert summary == "1 succeeded, 1 failed"
+    assert re.search(r"<a [^>]*data-zip>", page)  # one video to download
+
+
+def test_no_zip_link_when_nothing_can_be_downloaded(alice_client, batch):
+    Render.objects.filter(batch=batch).update(status=Status.FAILED, error_code="no_face_found")
+    page = alice_client.get(batch.get_absolute_url()).content.decode()
+    assert re.search(r"<a [^>]*data-zip hidden>", page)
+    assert "2 failed" in page
 
 
 def test_history_filters(alice_client, batch, alice, project, audio, video):
@@ -247,7 +331,7 @@ def test_retry_and_rerun_need_the_project(alice_client, bob, batch):
 
 def test_rerun_by_the_new_owner_lands_in_the_same_project(bob_client, bob, batch):
     give_project_to(batch.project, bob)
-    render = batch.renders.get(position=0)
+    render = finish(batch.renders.get(position=0))  # a queued render is not rendered again
     bob_client.post(reverse("rendering:render_rerun", args=[render.pk]))
     new = RenderBatch.objects.exclude(pk=batch.pk).get()
     assert new.project == batch.project and new.owner == bob
