@@ -54,6 +54,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         counts = batch.counts()
         batch.total = counts["total"]
         batch.finished = counts["finished"]
+        batch.outcomes = counts  # "2 succeeded, 1 failed, 1 running": a failure is never hidden in "3 of 4 done"
         batch.progress = (batch.finished + (batch.running_progress or 0.0)) / (batch.total or 1)
         batch.running_items = by_batch.get(batch.pk, [])
         batch.current = batch.running_items[0] if batch.running_items else None

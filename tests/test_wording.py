@@ -11,11 +11,13 @@ import time
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
 from ml.errors import ModelNotInstalled
 from rendering import engine as engines
 from rendering import jobs
 from rendering.models import Render, Stage, Status
+from tests import mediafactory
 from tests.rendering.helpers import add_asset, start_batch
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +104,8 @@ def test_the_first_render_says_it_is_loading_the_model(alice, project, short_spe
 
     monkeypatch.setattr(engines, "loaded_engine", lambda: None)
     monkeypatch.setattr(engines, "get_engine", loading_engine)
-    jobs.render_item(render.pk)
+    with translation.override("en"):  # an earlier request in this thread may have left another language active
+        jobs.render_item(render.pk)
 
     assert seen == ["Loading the model"]
     render.refresh_from_db()
@@ -120,3 +123,28 @@ def test_a_photo_without_a_face_is_not_called_a_video(alice_client, project, tmp
     for url in (project.get_absolute_url(), photo.get_absolute_url()):
         page = alice_client.get(url).content.decode()
         assert "No face found in this image" in page and "this video" not in page
+
+
+def test_the_dashboard_counts_each_outcome_of_a_running_batch(alice, alice_client, project, short_speech, face_clip):
+    audio, video = add_asset(project, short_speech), add_asset(project, face_clip)
+    batch = start_batch(alice, project, audio, [video, video, video])
+    first, second, _third = batch.renders.order_by("position")
+    Render.objects.filter(pk=first.pk).update(status=Status.SUCCEEDED)
+    Render.objects.filter(pk=second.pk).update(status=Status.FAILED, error_code="no_face_found")
+    page = alice_client.get(reverse("home")).content.decode()
+    card = page[page.index(f'data-dash-batch="{batch.pk}"'):]
+    count = re.search(r'<span data-field="count">(.*?)</span>', card).group(1)
+    assert count == "1 succeeded, 1 failed, 1 waiting"  # never "2 of 3 done" with the failure hidden
+
+
+def test_the_batch_form_shows_recording_lengths_as_hours_minutes_seconds(alice_client, project, short_speech):
+    audio = add_asset(project, short_speech)
+    page = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert f"{audio.original_name} (0:00:01)" in page
+
+
+def test_a_photo_that_passed_its_face_check_is_not_called_frames(alice_client, project, tmp_path):
+    image = add_asset(project, mediafactory.make_face_image(tmp_path / "portrait.jpg", size=(640, 480)))
+    assert image.preflight == []
+    page = alice_client.get(image.get_absolute_url()).content.decode()
+    assert "A face was found in the image." in page and "sampled frame" not in page

@@ -52,8 +52,7 @@
     const items = Array.from(card.querySelectorAll("[data-item]"));
     const sum = items.reduce((acc, i) => acc + (parseFloat(i.dataset.progress) || 0), finished);
     field(card, "progress").value = total ? sum / total : 0;
-    field(card, "count").textContent = (labels.done || "%(done)s / %(total)s")
-      .replace("%(done)s", finished).replace("%(total)s", total);
+    // The per-outcome count line changes only when an item finishes, and then the section is re-read.
     if (event.status === "running") {
       field(card, "current").textContent = (labels[event.stage] || labels.queued || "") + ": " + item.dataset.title;
       field(card, "eta").textContent = event.eta_s ? (labels.left || "%(time)s").replace("%(time)s", hms(event.eta_s)) : "";
