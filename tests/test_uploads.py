@@ -82,7 +82,7 @@ def test_recording_with_cover_art_is_audio(alice_client, project, speech_wav, tm
     assert asset.duration == pytest.approx(7.35, abs=0.1)
     assert not asset.poster and asset.width is None
     page = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
-    assert f"voice memo{suffix} (7." in page  # offered as the voice recording
+    assert f"voice memo{suffix} (0:00:07)" in page  # offered as the voice recording
 
 
 def test_silent_recording_is_flagged_on_its_card_and_in_the_batch_form(alice_client, project, tmp_path):
@@ -94,7 +94,7 @@ def test_silent_recording_is_flagged_on_its_card_and_in_the_batch_form(alice_cli
     card = alice_client.get(project.get_absolute_url()).content.decode()
     assert f'<li class="warning">{message}</li>' in card
     form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
-    assert "silent take.wav (2.0 s) ⚠</option>" in form
+    assert "silent take.wav (0:00:02) ⚠</option>" in form
     assert f"<strong>silent take.wav</strong>: {message}</li>" in form
     details = alice_client.get(asset.get_absolute_url()).content.decode()
     assert f'<li class="warning">{message}</li>' in details
@@ -103,7 +103,7 @@ def test_silent_recording_is_flagged_on_its_card_and_in_the_batch_form(alice_cli
 def test_clean_recording_has_no_warning_in_the_batch_form(alice_client, project, speech_wav):
     upload(alice_client, project, speech_wav)
     form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
-    assert "speech.wav (7.3 s)</option>" in form and "data-audio-warnings" not in form
+    assert "speech.wav (0:00:07)</option>" in form and "data-audio-warnings" not in form
 
 
 def test_video_gets_facts_poster_and_clean_preflight(alice_client, project, face_clip):

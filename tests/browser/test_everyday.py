@@ -124,7 +124,7 @@ def test_a_batch_from_login_to_download(
     page.get_by_role("link", name="New batch").click()
     expect(page.locator("[data-estimate]")).to_contain_text("Choose the audio")
     page.get_by_label("Batch name").fill("Lesson 1: welcome")
-    page.get_by_label("Voice recording").select_option(label="short speech.wav (1.2 s)")
+    page.get_by_label("Voice recording").select_option(label="short speech.wav (0:00:01)")
     for name in ("presenter.mp4", "presenter two.mp4", "landscape.mp4"):
         page.locator(".pick-item", has_text=re.compile(rf"^\s*{re.escape(name)}")).locator("input").check()
     expect(page.locator("[data-estimate]")).to_contain_text("3 videos, about 4 seconds of output")
@@ -141,7 +141,7 @@ def test_a_batch_from_login_to_download(
     running = dashboard.locator("[data-dash-batch]")
     expect(running).to_have_count(1)
     expect(running).to_contain_text("Lesson 1: welcome")
-    expect(running).to_contain_text("0 of 3 done")
+    expect(running).to_contain_text("3 waiting")
     expect(dashboard.locator('[data-section="running"][data-live-ready]')).to_have_count(1)
     dashboard.evaluate(WATCH, "[data-dash-batch]")
     page.evaluate(WATCH, "[data-render]")

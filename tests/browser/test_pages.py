@@ -79,7 +79,7 @@ def test_it_shows_running_batches_and_recent_results(alice_client, project, medi
     running = html[html.index('data-section="running"') : html.index('data-section="results"')]
     results = html[html.index('data-section="results"') :]
     assert "Running one" in running and "Done one" not in running
-    assert "1 of 2 done" in running
+    assert "1 succeeded, 1 running" in running
     assert "Lip-syncing" in running and "0:00:12 left" in running
     assert re.search(r'<progress max="1" value="0\.7500"', running)
     assert f'src="/renders/{result.pk}/video/"' in results

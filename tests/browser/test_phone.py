@@ -63,7 +63,7 @@ def test_a_portrait_phone_clip_is_upright_from_upload_to_result(
     screenshot(page, "phone-clip-project")
 
     page.get_by_role("link", name="New batch").click()
-    page.get_by_label("Voice recording").select_option(label="short speech.wav (1.2 s)")
+    page.get_by_label("Voice recording").select_option(label="short speech.wav (0:00:01)")
     page.locator(".pick-item", has_text=re.compile(r"^\s*portrait phone\.mp4")).locator("input").check()
     page.get_by_role("button", name="Start rendering").click()
     expect(page).to_have_url(re.compile(r"/batches/\d+/$"))

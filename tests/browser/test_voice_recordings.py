@@ -32,10 +32,10 @@ def test_a_silent_recording_is_flagged_at_upload(alice, project, short_speech, f
     # The batch form shows the warning of the recording chosen, and only that one.
     page.get_by_role("link", name="New batch").click()
     warning = page.locator("[data-audio-warnings]")
-    page.get_by_label("Voice recording").select_option(label="muted mic.wav (2.0 s) ⚠")
+    page.get_by_label("Voice recording").select_option(label="muted mic.wav (0:00:02) ⚠")
     expect(warning).to_be_visible()
     expect(warning).to_contain_text(f"muted mic.wav: {SILENT}")
     screenshot(page, "audio-silent-batch-form")
-    page.get_by_label("Voice recording").select_option(label="short speech.wav (1.2 s)")
+    page.get_by_label("Voice recording").select_option(label="short speech.wav (0:00:01)")
     expect(warning).to_be_hidden()
     assert console.errors == []

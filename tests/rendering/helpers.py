@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from projects.models import Asset, Project, default_render_settings
 from projects.uploads import ingest
@@ -22,6 +24,17 @@ def add_asset(project: Project, path: Path, name: str | None = None) -> Asset:
 def start_batch(user, project: Project, audio: Asset, videos: list[Asset], name: str = "Lesson 1", **settings):
     values = {**default_render_settings(), **settings}
     return services.create_batch(user, project, name, audio, [services.Item(v) for v in videos], values)
+
+
+def finish(render: Render, content: bytes = b"fake-mp4-bytes-for-download-tests", *, days_ago: float = 0) -> Render:
+    """Mark a render done with an output file. The bytes stand in for a video:
+    these tests are about pages, downloads and cleanup; jobs are tested elsewhere."""
+    render.output.save("output.mp4", ContentFile(content), save=False)
+    render.status = Status.SUCCEEDED
+    render.output_size = len(content)
+    render.finished_at = timezone.now() - timezone.timedelta(days=days_ago)
+    render.save()
+    return render
 
 
 def wait_until(predicate, timeout: float = 120.0, interval: float = 0.25):

@@ -14,18 +14,9 @@ from projects.models import Asset
 from rendering import cleanup
 from rendering.cleanup import Scope
 from rendering.models import Render, Status
-from tests.rendering.helpers import add_asset, start_batch
+from tests.rendering.helpers import add_asset, finish, start_batch
 
 pytestmark = pytest.mark.django_db
-
-
-def finish(render, days_ago=0, content=b"x" * 1000):
-    render.output.save("output.mp4", ContentFile(content), save=False)
-    render.status = Status.SUCCEEDED
-    render.output_size = len(content)
-    render.finished_at = timezone.now() - timedelta(days=days_ago)
-    render.save()
-    return render
 
 
 @pytest.fixture
@@ -36,8 +27,8 @@ def media(alice, project, short_speech, face_clip, face_jpg, settings, tmp_path)
     image = add_asset(project, face_jpg)
     old = start_batch(alice, project, audio, [video, image], name="old")
     old_video, old_image = old.renders.order_by("position")
-    finish(old_video, days_ago=40)
-    finish(old_image, days_ago=2)
+    finish(old_video, b"x" * 1000, days_ago=40)
+    finish(old_image, b"x" * 1000, days_ago=2)
     queued = start_batch(alice, project, audio, [video], name="queued").renders.get()
     return {"audio": audio, "video": video, "image": image, "old": old_video, "recent": old_image, "queued": queued}
 

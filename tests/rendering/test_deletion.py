@@ -4,27 +4,18 @@ what goes and how much it frees, then rows and files gone, never a 500."""
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone
 
 from projects.models import Asset, Project, Template
 from rendering import queues, services
 from rendering.models import Render, RenderBatch, Status
-from tests.rendering.helpers import add_asset, start_batch
+from tests.rendering.helpers import add_asset, finish, start_batch
 
 pytestmark = pytest.mark.django_db
 
 OUTPUT = b"o" * 3000
-
-
-def finish(render: Render) -> Render:
-    render.output.save("output.mp4", ContentFile(OUTPUT), save=False)
-    render.status, render.output_size, render.finished_at = Status.SUCCEEDED, len(OUTPUT), timezone.now()
-    render.save()
-    return render
 
 
 def stored_paths(*objects) -> list[Path]:
@@ -49,7 +40,7 @@ def image(project, face_jpg):
 def test_project_confirmation_says_what_is_freed(alice_client, alice, project, audio, video):
     batch = start_batch(alice, project, audio, [video, video])
     for render in batch.renders.all():
-        finish(render)
+        finish(render, OUTPUT)
     page = alice_client.get(reverse("projects:delete", args=[project.pk])).content.decode()
     total = audio.size + video.size + 2 * len(OUTPUT)
     assert f'data-freed="{total}"' in page
@@ -61,7 +52,7 @@ def test_project_confirmation_says_what_is_freed(alice_client, alice, project, a
 def test_deleting_a_project_with_batches_removes_rows_and_files(alice_client, alice, project, audio, video, image):
     template = Template.objects.create(project=project, name="Studio", avatar=video)
     batch = start_batch(alice, project, audio, [video, image])
-    finish(batch.renders.get(position=0))
+    finish(batch.renders.get(position=0), OUTPUT)
     files = stored_paths(audio, video, image, *batch.renders.all())
     assert video.poster  # posters go too
 
@@ -107,7 +98,7 @@ def test_asset_confirmation_names_what_uses_it(alice_client, alice, project, aud
     template = Template.objects.create(project=project, name="Studio look", avatar=video)
     mixed = start_batch(alice, project, audio, [video, image], name="Mixed lesson")
     only = start_batch(alice, project, audio, [video], name="Video only")
-    finish(mixed.renders.get(position=0))
+    finish(mixed.renders.get(position=0), OUTPUT)
     page = alice_client.get(reverse("projects:asset_delete", args=[video.pk])).content.decode()
     assert "Mixed lesson" in page and "Video only" in page and template.name in page
     assert filesizeformat(video.size + len(OUTPUT)) in page
@@ -119,8 +110,8 @@ def test_deleting_an_asset_used_by_renders_and_a_template(alice_client, alice, p
     template = Template.objects.create(project=project, name="Studio look", avatar=video)
     mixed = start_batch(alice, project, audio, [video, image], name="Mixed lesson")
     only = start_batch(alice, project, audio, [video], name="Video only")
-    done = finish(mixed.renders.get(position=0))
-    kept = finish(mixed.renders.get(position=1))
+    done = finish(mixed.renders.get(position=0), OUTPUT)
+    kept = finish(mixed.renders.get(position=1), OUTPUT)
     files = stored_paths(video, done)
 
     response = alice_client.post(reverse("projects:asset_delete", args=[video.pk]))
@@ -136,7 +127,7 @@ def test_deleting_an_asset_used_by_renders_and_a_template(alice_client, alice, p
 
 def test_deleting_the_voice_recording_deletes_its_batches(alice_client, alice, project, audio, video):
     batch = start_batch(alice, project, audio, [video])
-    done = finish(batch.renders.get())
+    done = finish(batch.renders.get(), OUTPUT)
     files = stored_paths(audio, done)
     alice_client.post(reverse("projects:asset_delete", args=[audio.pk]))
     assert not RenderBatch.objects.exists() and not Asset.objects.filter(pk=audio.pk).exists()
@@ -168,7 +159,7 @@ def test_other_member_cannot_see_or_delete_an_asset(bob_client, project, video):
 def test_deleting_a_template_keeps_its_renders(alice_client, alice, project, audio, video):
     template = Template.objects.create(project=project, name="Studio look", avatar=video)
     batch = services.create_batch(alice, project, "From template", audio, [services.Item(video, template)], {})
-    done = finish(batch.renders.get())
+    done = finish(batch.renders.get(), OUTPUT)
     alice_client.post(reverse("projects:template_delete", args=[template.pk]))
     done.refresh_from_db()
     assert not Template.objects.exists()

@@ -9,15 +9,13 @@ import os
 import zipfile
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
-from django.utils import timezone
 
 from projects.models import Template, default_render_settings
 from rendering import services
-from rendering.models import Render, RenderBatch, Status
+from rendering.models import Render, RenderBatch
 from rendering.zipstream import zip_stream
-from tests.rendering.helpers import start_batch
+from tests.rendering.helpers import finish, start_batch
 from tests.streams import body
 
 pytestmark = pytest.mark.django_db
@@ -25,18 +23,9 @@ pytestmark = pytest.mark.django_db
 VIDEO = bytes(range(256)) * 40  # 10 240 bytes, every offset distinguishable
 
 
-def finish(render: Render, content: bytes = VIDEO) -> Render:
-    render.output.save("output.mp4", ContentFile(content), save=False)
-    render.status = Status.SUCCEEDED
-    render.output_size = len(content)
-    render.finished_at = timezone.now()
-    render.save()
-    return render
-
-
 @pytest.fixture
 def done(alice, project, audio, video) -> Render:
-    return finish(start_batch(alice, project, audio, [video]).renders.get())
+    return finish(start_batch(alice, project, audio, [video]).renders.get(), VIDEO)
 
 
 def get_file(client, render: Render, **headers):
@@ -115,7 +104,7 @@ def test_names_with_line_breaks_download_cleanly(alice_client, alice, project, a
     RenderBatch.objects.filter(pk=batch.pk).update(name="a\nb")
     Template.objects.filter(pk=template.pk).update(name="Studio\nTake 2")
     for render in batch.renders.all():
-        finish(render)
+        finish(render, VIDEO)
     zipped = alice_client.get(reverse("rendering:batch_zip", args=[batch.pk]))
     assert zipped.status_code == 200
     assert "\n" not in zipped["Content-Disposition"] and "a_b.zip" in zipped["Content-Disposition"]

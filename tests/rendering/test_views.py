@@ -6,14 +6,13 @@ import re
 import zipfile
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
 from projects.models import Template
 from rendering.models import Render, RenderBatch, Status
-from tests.rendering.helpers import add_asset, start_batch
+from tests.rendering.helpers import add_asset, finish, start_batch
 from tests.streams import body
 
 pytestmark = pytest.mark.django_db
@@ -27,17 +26,6 @@ def image(project, face_jpg):
 @pytest.fixture
 def batch(alice, project, audio, video, image):
     return start_batch(alice, project, audio, [video, image], name="Week 1: intro/overview")
-
-
-def finish(render: Render, content: bytes = b"fake-mp4-bytes-for-download-tests") -> Render:
-    """Mark a render done with an output file (the bytes are a stand-in: these
-    tests are about pages and downloads, the jobs are tested elsewhere)."""
-    render.output.save("output.mp4", ContentFile(content), save=False)
-    render.status = Status.SUCCEEDED
-    render.output_size = len(content)
-    render.finished_at = timezone.now()
-    render.save()
-    return render
 
 
 def test_new_batch_form_lists_project_media(alice_client, project, audio, video):
