@@ -12,6 +12,17 @@ from tests.rendering.helpers import add_asset, start_batch
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    """These tests are about who may listen, in this process. A socket the
+    consumer closed stays open on the test's side, and asyncio.run cancels it
+    when the scenario ends; a channels-redis receive cancelled that way now
+    and then never finishes, and the test hangs. The Redis channel layer is
+    exercised end to end by real daphne processes (test_live, test_nginx,
+    test_runplatform's Redis drill)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 def session_headers(user=None):
     headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
     if user is not None:
