@@ -7,13 +7,16 @@ sentences when shown, so the asset page speaks the user's language.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ml.limits import format_duration
+
+if TYPE_CHECKING:
+    import cv2
 
 SAMPLE_FRAMES = 12
 MIN_FACE_FRACTION = 1 / 6  # face height relative to frame height
@@ -26,6 +29,8 @@ _local = threading.local()
 def _cascade() -> cv2.CascadeClassifier:
     # One per thread: a CascadeClassifier is not thread-safe, and daphne runs
     # concurrent uploads (the upload page sends files in parallel) in parallel threads.
+    import cv2  # the web process loads OpenCV at its first upload, not at start
+
     cascade = getattr(_local, "cascade", None)
     if cascade is None:
         cascade = _local.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
@@ -34,6 +39,8 @@ def _cascade() -> cv2.CascadeClassifier:
 
 def find_faces(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Faces as (x, y, w, h) boxes, largest first."""
+    import cv2
+
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     min_side = max(24, min(grey.shape) // 20)
     faces = _cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=8, minSize=(min_side, min_side))
@@ -79,6 +86,8 @@ def best_poster_frame(frames: list[np.ndarray]) -> np.ndarray | None:
 
 
 def encode_poster(frame: np.ndarray, max_width: int = 480) -> bytes:
+    import cv2
+
     height, width = frame.shape[:2]
     if width > max_width:
         frame = cv2.resize(frame, (max_width, round(height * max_width / width)), interpolation=cv2.INTER_AREA)
