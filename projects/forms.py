@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from heygem_site.text import clean_name
-from projects.models import Asset, Project, Template, default_render_settings
+from projects.models import Asset, Project, Role, Template, default_render_settings
 
 
 class NameField(forms.CharField):
@@ -88,3 +89,29 @@ class TemplateForm(RenderSettingsForm):
         template.save()
         project.touch()
         return template
+
+
+class ShareForm(forms.Form):
+    """Share a project with a member, change their role, or remove them."""
+
+    username = forms.CharField(label=_("Member's user name"), max_length=150)
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[
+            (Role.VIEWER.value, _("Viewer: sees assets, batches and results, downloads")),
+            (Role.EDITOR.value, _("Editor: also uploads, saves templates, starts, cancels and retries batches")),
+            ("none", _("No access: remove from the project")),
+        ],
+    )
+
+    def clean_username(self):
+        name = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(_("There is no active member called “%(name)s”.") % {"name": name})
+        return user
+
+
+class TransferForm(forms.Form):
+    username = forms.CharField(label=_("New owner's user name"), max_length=150)
+    clean_username = ShareForm.clean_username

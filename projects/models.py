@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from heygem_site.text import clean_name
 
@@ -17,6 +18,9 @@ class Project(models.Model):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     archived = models.BooleanField(_("archived"), default=False)
+    # Staff mark team library projects: every member may see them and pick
+    # their templates in their own batches; only editors change them.
+    is_library = models.BooleanField(_("team library"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by uploads, templates and renders: "last activity" in the list.
     last_activity_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -35,6 +39,12 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:detail", args=[self.pk])
+
+    def team(self):
+        """Everyone with access through this project: the owner and its members (not staff)."""
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(models.Q(pk=self.owner_id) | models.Q(memberships__project=self)).distinct()
 
     def touch(self) -> None:
         Project.objects.filter(pk=self.pk).update(last_activity_at=timezone.now())
@@ -158,3 +168,66 @@ class Template(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.name = clean_name(self.name)
         super().save(*args, **kwargs)
+
+
+class Role(models.TextChoices):
+    """What a member may do in a project shared with them (the owner is not a Member row)."""
+
+    VIEWER = "viewer", pgettext_lazy("project role", "Viewer")
+    EDITOR = "editor", pgettext_lazy("project role", "Editor")
+
+
+#: Roles a user can have in a project, weakest first ("owner" also stands for staff).
+OWNER = "owner"
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, OWNER: 3}
+
+
+class Member(models.Model):
+    """A user a project is shared with, and their role (healthchecks' accounts.Member)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_member_per_project")]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class Activity(models.Model):
+    """One thing a member did in a project. The actor's name is kept as it was,
+    so the list stays readable when the member leaves or is deleted."""
+
+    class Verb(models.TextChoices):
+        UPLOADED = "uploaded", _("uploaded")
+        TEMPLATE_SAVED = "template_saved", _("saved the template")
+        TEMPLATE_DELETED = "template_deleted", _("deleted the template")
+        STARTED = "started", _("started the batch")
+        CANCELLED = "cancelled", _("cancelled")
+        RETRIED = "retried", _("retried")
+        DELETED = "deleted", _("deleted")
+        SHARED = "shared", _("shared the project with")
+        UNSHARED = "unshared", _("removed from the project")
+        TRANSFERRED = "transferred", _("gave the project to")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150)
+    verb = models.CharField(max_length=20, choices=Verb.choices)
+    target = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.verb} {self.target}"

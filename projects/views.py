@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from heygem_site.files import serve_private
-from projects import access, deletion
-from projects.forms import ProjectForm, RenderSettingsForm, TemplateForm
-from projects.models import Asset
+from projects import access, deletion, sharing
+from projects.forms import ProjectForm, RenderSettingsForm, ShareForm, TemplateForm, TransferForm
+from projects.models import Activity, Asset, Member, Role
 from projects.preflight import describe
 from projects.uploads import ingest
+from rendering.access import batches_for
 
 #: How many of the batches and templates that use an asset its delete page names.
 SHOWN_USES = 20
@@ -27,7 +28,7 @@ PROJECTS_PER_PAGE = 60
 def project_list(request: HttpRequest) -> HttpResponse:
     show_archived = request.GET.get("archived") == "1"
     projects = (
-        access.projects_for(request.user)
+        access.with_role(access.projects_for(request.user), request.user)
         .filter(archived=show_archived)
         .annotate(
             audio_count=Count("assets", filter=Q(assets__kind=Asset.Kind.AUDIO), distinct=True),
@@ -67,9 +68,13 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "visuals": [a for a in assets if a.kind != Asset.Kind.AUDIO],
         "templates": project.templates.select_related("avatar"),
         # Counted in SQL, a page at a time: the page costs the same with 5 batches or 500.
-        "batches": Paginator(project.batches.with_counts().order_by("-created_at", "-pk"), BATCHES_PER_PAGE).get_page(
-            request.GET.get("page")
-        ),
+        "batches": Paginator(
+            batches_for(request.user).filter(project=project).with_counts().order_by("-created_at", "-pk"),
+            BATCHES_PER_PAGE,
+        ).get_page(request.GET.get("page")),
+        "role": access.role_in(request.user, project),
+        "can_edit": access.may_edit(request.user, project),
+        "can_manage": access.may_manage(request.user, project),
     }
     return render(request, "projects/detail.html", context)
 
@@ -77,7 +82,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.MANAGE)
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -89,7 +94,7 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.MANAGE)
     project.archived = not project.archived
     project.save(update_fields=["archived"])
     if project.archived:
@@ -102,7 +107,7 @@ def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.MANAGE)
     plan = deletion.for_project(project)
     if request.method == "POST":
         name = project.name
@@ -118,9 +123,12 @@ def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def asset_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.EDIT)
     files = request.FILES.getlist("files")
     outcomes = [ingest(project, upload) for upload in files]
+    for outcome in outcomes:
+        if outcome.ok and not outcome.duplicate:
+            sharing.record(project, request.user, Activity.Verb.UPLOADED, outcome.asset.original_name)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if wants_json:
         return JsonResponse(
@@ -159,7 +167,9 @@ def asset_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     asset = access.get_asset(request, pk)
     warnings = [describe(f, image=asset.kind == Asset.Kind.IMAGE) for f in asset.preflight]
-    return render(request, "projects/asset.html", {"asset": asset, "project": asset.project, "warnings": warnings})
+    context = {"asset": asset, "project": asset.project, "warnings": warnings,
+               "can_edit": access.may_edit(request.user, asset.project)}
+    return render(request, "projects/asset.html", context)
 
 
 @login_required
@@ -177,11 +187,12 @@ def asset_poster(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    asset = access.get_asset(request, pk)
+    asset = access.get_asset(request, pk, need=access.EDIT)
     project = asset.project
     plan = deletion.for_asset(asset)
     if request.method == "POST":
         freed = plan.execute()
+        sharing.record(project, request.user, Activity.Verb.DELETED, asset.original_name)
         messages.success(
             request,
             _("%(name)s deleted; %(size)s freed.") % {"name": asset.original_name, "size": filesizeformat(freed.total_bytes)},
@@ -214,12 +225,13 @@ def _presenter_to_preselect(project, asked: str | None) -> int | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.EDIT)
     initial = RenderSettingsForm.initial_from(None)
     initial["avatar"] = _presenter_to_preselect(project, request.GET.get("avatar"))
     form = TemplateForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         template = form.save(project)
+        sharing.record(project, request.user, Activity.Verb.TEMPLATE_SAVED, template.name)
         messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
         return redirect(project)
     return render(request, "projects/template_form.html", {"form": form, "project": project})
@@ -228,12 +240,13 @@ def template_create(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    template = access.get_template(request, pk)
+    template = access.get_template(request, pk, need=access.EDIT)
     project = template.project
     initial = {**RenderSettingsForm.initial_from(template.settings), "name": template.name, "avatar": template.avatar_id}
     form = TemplateForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         form.save(project, instance=template)
+        sharing.record(project, request.user, Activity.Verb.TEMPLATE_SAVED, template.name)
         messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
         return redirect(project)
     return render(request, "projects/template_form.html", {"form": form, "project": project, "template": template})
@@ -242,8 +255,78 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    template = access.get_template(request, pk)
+    template = access.get_template(request, pk, need=access.EDIT)
     project = template.project
     deletion.delete_template(template)
+    sharing.record(project, request.user, Activity.Verb.TEMPLATE_DELETED, template.name)
     messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect(project)
+
+
+ACTIVITY_PER_PAGE = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_share(request: HttpRequest, pk: int) -> HttpResponse:
+    """The member list: the owner and staff share, change roles, remove members,
+    give the project away; staff also mark it a team library project."""
+    project = access.get_project(request, pk, need=access.MANAGE)
+    form = ShareForm(request.POST if request.POST.get("action") == "share" else None)
+    transfer_form = TransferForm(request.POST if request.POST.get("action") == "transfer" else None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "share" and form.is_valid():
+            user, role = form.cleaned_data["username"], form.cleaned_data["role"]
+            try:
+                outcome = sharing.set_role(project, user, role, request.user)
+            except sharing.SharingError as error:
+                form.add_error("username", str(error))
+            else:
+                messages.success(request, _share_message(outcome, user.get_username(), role))
+                return redirect("projects:share", project.pk)
+        elif action == "transfer" and transfer_form.is_valid():
+            user = transfer_form.cleaned_data["username"]
+            try:
+                sharing.transfer(project, user, request.user)
+            except sharing.SharingError as error:
+                transfer_form.add_error("username", str(error))
+            else:
+                messages.success(request, _("%(name)s now owns “%(project)s”; you stay on it as an editor.")
+                                 % {"name": user.get_username(), "project": project.name})
+                if not access.may_manage(request.user, project):
+                    return redirect(project)
+                return redirect("projects:share", project.pk)
+        elif action == "library" and request.user.is_staff:
+            project.is_library = request.POST.get("is_library") == "1"
+            project.save(update_fields=["is_library"])
+            if project.is_library:
+                messages.success(request, _("“%(name)s” is now in the team library.") % {"name": project.name})
+            else:
+                messages.success(request, _("“%(name)s” is no longer in the team library.") % {"name": project.name})
+            return redirect("projects:share", project.pk)
+        elif action not in ("share", "transfer"):
+            messages.error(request, _("That change is not available here."))
+            return redirect("projects:share", project.pk)
+    context = {
+        "project": project,
+        "members": Member.objects.filter(project=project).select_related("user"),
+        "form": form,
+        "transfer_form": transfer_form,
+    }
+    return render(request, "projects/share.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _share_message(outcome: str, name: str, role: str) -> str:
+    if outcome == "removed":
+        return _("%(name)s no longer has access to this project.") % {"name": name}
+    if outcome == "unchanged":
+        return _("Nothing changed for %(name)s.") % {"name": name}
+    return _("%(name)s is now a member as %(role)s.") % {"name": name, "role": Role(role).label}
+
+
+@login_required
+def project_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    page = Paginator(project.activities.all(), ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "projects/activity.html", {"project": project, "page": page})

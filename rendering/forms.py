@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from projects.access import library_templates_for
 from projects.forms import NameField, RenderSettingsForm
 from projects.models import Asset, Project, Template
 from rendering.models import Status
@@ -34,7 +36,14 @@ class BatchForm(RenderSettingsForm):
         self.user = user  # who starts the batch: whose quotas apply
         self.fields["audio"].queryset = project.assets.filter(kind=Asset.Kind.AUDIO)
         self.fields["videos"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
-        self.fields["templates"].queryset = project.templates.select_related("avatar")
+        # The project's own templates, and the team library's (used where they
+        # are, never copied: a batch references the library's presenter file).
+        own = Q(project=project)
+        if user is not None:
+            own |= Q(pk__in=library_templates_for(user).values("pk"))
+        self.fields["templates"].queryset = (
+            Template.objects.filter(own).select_related("avatar", "project").order_by("project__is_library", "name")
+        )
 
     def clean(self):
         data = super().clean()

@@ -140,6 +140,11 @@ def manifest(render: Render, result) -> dict:
         "audio": {"name": batch.audio.original_name, "sha256": batch.audio.sha256},
         "video": {"name": render.source.original_name, "sha256": render.source.sha256},
         "template": render.template.name if render.template_id else None,
+        # Which template, from which project (a team library's, maybe): its
+        # settings and presenter as they were are "settings" and "video" here,
+        # so a later edit of the template changes nothing in this manifest.
+        "template_source": {"id": render.template_id, "project": render.template.project_id,
+                            "library": render.template.project.is_library} if render.template_id else None,
         "settings": render.settings,
         "engine_settings": engines.engine_settings(render.settings).to_dict(),
         "model": engines.model_facts(result),

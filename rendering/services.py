@@ -17,7 +17,8 @@ from django.utils import timezone
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from projects.models import Asset, Project, Template
+from projects import sharing
+from projects.models import Activity, Asset, Project, Template
 from rendering import queues, quotas
 from rendering.events import publish
 from rendering.heartbeat import alive_workers
@@ -50,6 +51,7 @@ def create_batch(user, project: Project, name: str, audio: Asset, items: list[It
             )
             queues.enqueue_render(render)
         project.touch()
+        sharing.record(project, user, Activity.Verb.STARTED, f"{batch.name} ({len(items)})")
     return batch
 
 
@@ -67,8 +69,19 @@ def cancel_render(render: Render) -> bool:
     return True
 
 
-def cancel_batch(batch: RenderBatch) -> int:
-    return sum(cancel_render(render) for render in batch.renders.filter(status__in=ACTIVE))
+def cancel_batch(batch: RenderBatch, actor=None) -> int:
+    count = sum(cancel_render(render) for render in batch.renders.filter(status__in=ACTIVE))
+    if count and actor is not None:
+        sharing.record(batch.project_id, actor, Activity.Verb.CANCELLED, f"{batch.name} ({count})")
+    return count
+
+
+def cancel_item(render: Render, actor) -> bool:
+    """A member cancels one item (cancel_render, written to the project's activity list)."""
+    cancelled = cancel_render(render)
+    if cancelled:
+        sharing.record(render.batch.project_id, actor, Activity.Verb.CANCELLED, f"{render.batch.name}: {render.title}")
+    return cancelled
 
 
 def cancel_member_work(user) -> int:
@@ -76,9 +89,10 @@ def cancel_member_work(user) -> int:
     return sum(cancel_render(render) for render in Render.objects.active_of(user).order_by("pk"))
 
 
-def retry_render(render: Render) -> bool:
+def retry_render(render: Render, actor=None) -> bool:
     """Queue a failed or cancelled item again (same row, a new job), on the
-    queue of the member who started its batch. Raises QuotaExceeded."""
+    queue of the member who started its batch (their quotas and fair share,
+    whoever clicks). Raises QuotaExceeded."""
     with transaction.atomic():
         owner = render.batch.owner
         _lock_member(owner.pk)
@@ -87,6 +101,8 @@ def retry_render(render: Render) -> bool:
         if not render.retry():
             return False
         queues.enqueue_render(render)
+        if actor is not None:
+            sharing.record(render.batch.project_id, actor, Activity.Verb.RETRIED, f"{render.batch.name}: {render.title}")
     publish(render)
     return True
 

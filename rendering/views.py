@@ -15,6 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from heygem_site.files import aiter_sync, content_disposition, serve_private
 from projects import access as project_access
+from projects import sharing
+from projects.models import Activity
 from projects.uploads import ingest
 from rendering import access, services
 from rendering.engine import model_installed
@@ -27,7 +29,7 @@ from rendering.zipstream import safe_name, unique_names, zip_stream
 @login_required
 @require_http_methods(["GET", "POST"])
 def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = project_access.get_project(request, pk)
+    project = project_access.get_project(request, pk, need=access.EDIT)
     initial = BatchForm.initial_from(None)
     initial["name"] = _("Batch %(date)s") % {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
     for key in ("audio", "videos", "templates"):
@@ -45,6 +47,8 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error("audio_file", _("%(name)s is not an audio file.") % {"name": outcome.name})
             else:
                 audio = outcome.asset
+                if not outcome.duplicate:
+                    sharing.record(project, request.user, Activity.Verb.UPLOADED, outcome.asset.original_name)
         if form.is_valid():
             # Items in the order the user ticked them in the form.
             videos = _in_posted_order(form.cleaned_data["videos"], request.POST.getlist("videos"))
@@ -80,6 +84,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": batch_summary(counts),
         "downloadable": any(r.has_output for r in renders),
         "model_installed": model_installed(),
+        "can_edit": project_access.may_edit(request.user, batch.project),
     }
     return render(request, "rendering/batch.html", context)
 
@@ -96,8 +101,8 @@ def batch_status(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = access.get_batch(request, pk)
-    count = services.cancel_batch(batch)
+    batch = access.get_batch(request, pk, need=access.EDIT)
+    count = services.cancel_batch(batch, request.user)
     messages.info(request, _("%(count)d item(s) cancelled.") % {"count": count})
     return redirect(batch)
 
@@ -105,8 +110,8 @@ def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def render_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    item = access.get_render(request, pk)
-    if not services.cancel_render(item):
+    item = access.get_render(request, pk, need=access.EDIT)
+    if not services.cancel_item(item, request.user):
         messages.info(request, _("That item had already finished."))
     return redirect(item.batch)
 
@@ -114,9 +119,9 @@ def render_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    item = access.get_render(request, pk)
+    item = access.get_render(request, pk, need=access.EDIT)
     try:
-        if not services.retry_render(item):
+        if not services.retry_render(item, request.user):
             messages.info(request, _("Only failed or cancelled items can be retried."))
     except QuotaExceeded as error:
         messages.error(request, error.message)
@@ -126,7 +131,7 @@ def render_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
-    item = access.get_render(request, pk)
+    item = access.get_render(request, pk, need=access.EDIT)
     if item.is_active:  # the page shows no "Render again" while it runs; a stale page may still post
         messages.info(request, _("This item is still rendering."))
         return redirect(item)
@@ -143,7 +148,8 @@ def render_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 def render_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One item of the batch page, for the live page to swap in."""
     item = access.get_render(request, pk)
-    return render(request, "rendering/_render_row.html", {"r": item})
+    can_edit = project_access.may_edit(request.user, item.batch.project)
+    return render(request, "rendering/_render_row.html", {"r": item, "can_edit": can_edit})
 
 
 @login_required
@@ -177,6 +183,7 @@ def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "render": item,
         "batch": item.batch,
         "project": item.batch.project,
+        "can_edit": project_access.may_edit(request.user, item.batch.project),
         # For experts, behind a <details>: the labels above are translated, this is as stored.
         "manifest_json": json.dumps(item.manifest, indent=2, ensure_ascii=False, sort_keys=True),
     }
@@ -203,6 +210,10 @@ def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if data["q"]:
             renders = renders.filter(Q(batch__name__icontains=data["q"]) | Q(source__original_name__icontains=data["q"]))
     page = Paginator(renders.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
+    editable = project_access.projects_for(request.user, need=project_access.EDIT)
+    editable_ids = set(editable.filter(pk__in={r.batch.project_id for r in page.object_list}).values_list("pk", flat=True))
+    for r in page.object_list:
+        r.can_edit = r.batch.project_id in editable_ids
     query = request.GET.copy()
     query.pop("page", None)
     context = {"page": page, "form": form, "project": project, "query": query.urlencode()}
