@@ -1,0 +1,266 @@
+"""Working as a team: alice owns a project, bob is its editor, charlie its
+viewer, dave an outsider. Every URL and action, with the status each of them
+gets, and nothing changed by a refused request (healthchecks' alice/bob/charlie
+tests are the model)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+
+from projects import access
+from projects.models import Activity, Asset, Member, Project, Role, Template, default_render_settings
+from rendering.models import Render, RenderBatch, Status
+from tests.streams import body
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS_FORM = {"pad_top": 0, "pad_bottom": 12, "pad_left": 0, "pad_right": 0, "blend": "feather",
+                 "loop": "pingpong", "quality": "standard"}
+
+
+@pytest.fixture
+def charlie(django_user_model):
+    return django_user_model.objects.create_user("charlie", password="charlie-pass-123")
+
+
+@pytest.fixture
+def dave(django_user_model):
+    return django_user_model.objects.create_user("dave", password="dave-pass-123")
+
+
+def _asset(project, kind: str, name: str, content: bytes, poster: bool = False) -> Asset:
+    """An asset row with a small stored file: these tests are about who may
+    reach it, not about probing (tests/test_uploads.py)."""
+    asset = Asset(project=project, kind=kind, original_name=name, extension="." + name.rsplit(".", 1)[1],
+                  sha256=f"{hash((kind, name)) & 0xFFFFFFFF:064x}", size=len(content))
+    asset.file.save(name, ContentFile(content), save=False)
+    if poster:
+        asset.poster.save("p.jpg", ContentFile(b"\xff\xd8jpeg"), save=False)
+    asset.save()
+    return asset
+
+
+@dataclass
+class World:
+    project: Project
+    audio: Asset
+    video: Asset
+    template: Template
+    batch: RenderBatch
+    done: Render
+    failed: Render
+    running_batch: RenderBatch
+    running: Render
+
+
+@pytest.fixture
+def world(alice, bob, charlie, dave) -> World:
+    project = Project.objects.create(owner=alice, name="Physics 101")
+    Member.objects.create(project=project, user=bob, role=Role.EDITOR)
+    Member.objects.create(project=project, user=charlie, role=Role.VIEWER)
+    audio = _asset(project, Asset.Kind.AUDIO, "voice.wav", b"RIFF-audio")
+    video = _asset(project, Asset.Kind.VIDEO, "presenter.mp4", b"video-bytes", poster=True)
+    template = Template.objects.create(project=project, name="Studio", avatar=video, settings=default_render_settings())
+    batch = RenderBatch.objects.create(owner=alice, project=project, name="Week 1", audio=audio)
+    done = Render.objects.create(batch=batch, position=0, source=video, status=Status.SUCCEEDED, log="frames: 25")
+    done.output.save("out.mp4", ContentFile(b"rendered-output"), save=False)
+    done.output_size = 15
+    done.save()
+    failed = Render.objects.create(batch=batch, position=1, source=video, template=template, status=Status.FAILED)
+    running_batch = RenderBatch.objects.create(owner=alice, project=project, name="Week 2", audio=audio)
+    running = Render.objects.create(batch=running_batch, source=video, status=Status.RUNNING)
+    return World(project, audio, video, template, batch, done, failed, running_batch, running)
+
+
+def snapshot() -> dict:
+    """Everything a refused request must leave as it was."""
+    return {
+        "projects": list(Project.objects.order_by("pk").values_list("pk", "name", "archived", "owner_id", "is_library")),
+        "members": list(Member.objects.order_by("pk").values_list("project_id", "user_id", "role")),
+        "assets": list(Asset.objects.order_by("pk").values_list("pk", "file")),
+        "templates": list(Template.objects.order_by("pk").values_list("pk", "name", "avatar_id", "settings")),
+        "batches": list(RenderBatch.objects.order_by("pk").values_list("pk", "name")),
+        "renders": list(Render.objects.order_by("pk").values_list("pk", "status", "attempts")),
+        "activity": Activity.objects.count(),
+    }
+
+
+@dataclass
+class Action:
+    method: str
+    url: Callable[[World], str]
+    #: Expected status for alice (owner), bob (editor), charlie (viewer), dave (outsider).
+    expected: tuple[int, int, int, int]
+    data: Callable[[World], dict] | None = None
+
+
+OK, MOVED, FORBIDDEN, MISSING = 200, 302, 403, 404
+SEE = (OK, OK, OK, MISSING)
+EDIT_PAGE = (OK, OK, FORBIDDEN, MISSING)
+EDIT_POST = (MOVED, MOVED, FORBIDDEN, MISSING)
+MANAGE_PAGE = (OK, FORBIDDEN, FORBIDDEN, MISSING)
+MANAGE_POST = (MOVED, FORBIDDEN, FORBIDDEN, MISSING)
+
+
+def _template_form(w: World) -> dict:
+    return {"name": "Studio 2", "avatar": w.video.pk, **SETTINGS_FORM}
+
+
+ACTIONS = {
+    # pages
+    "project": Action("get", lambda w: reverse("projects:detail", args=[w.project.pk]), SEE),
+    "project history": Action("get", lambda w: reverse("rendering:project_history", args=[w.project.pk]), SEE),
+    "activity": Action("get", lambda w: reverse("projects:activity", args=[w.project.pk]), SEE),
+    "asset": Action("get", lambda w: reverse("projects:asset", args=[w.video.pk]), SEE),
+    "batch": Action("get", lambda w: reverse("rendering:batch", args=[w.batch.pk]), SEE),
+    "batch status": Action("get", lambda w: reverse("rendering:batch_status", args=[w.batch.pk]), SEE),
+    "render (log, manifest)": Action("get", lambda w: reverse("rendering:render", args=[w.done.pk]), SEE),
+    "render row": Action("get", lambda w: reverse("rendering:render_row", args=[w.done.pk]), SEE),
+    # downloads
+    "asset file": Action("get", lambda w: reverse("projects:asset_file", args=[w.video.pk]), SEE),
+    "asset poster": Action("get", lambda w: reverse("projects:asset_poster", args=[w.video.pk]), SEE),
+    "render video": Action("get", lambda w: reverse("rendering:render_file", args=[w.done.pk]), SEE),
+    "batch zip": Action("get", lambda w: reverse("rendering:batch_zip", args=[w.batch.pk]), SEE),
+    # editor actions
+    "upload": Action("post", lambda w: reverse("projects:upload", args=[w.project.pk]), EDIT_POST,
+                     lambda w: {"files": SimpleUploadedFile("notes.txt", b"not media")}),
+    "asset delete page": Action("get", lambda w: reverse("projects:asset_delete", args=[w.audio.pk]), EDIT_PAGE),
+    "asset delete": Action("post", lambda w: reverse("projects:asset_delete", args=[w.video.pk]), EDIT_POST),
+    "template new page": Action("get", lambda w: reverse("projects:template_create", args=[w.project.pk]), EDIT_PAGE),
+    "template new": Action("post", lambda w: reverse("projects:template_create", args=[w.project.pk]), EDIT_POST,
+                           _template_form),
+    "template edit page": Action("get", lambda w: reverse("projects:template_edit", args=[w.template.pk]), EDIT_PAGE),
+    "template edit": Action("post", lambda w: reverse("projects:template_edit", args=[w.template.pk]), EDIT_POST,
+                            _template_form),
+    "template delete": Action("post", lambda w: reverse("projects:template_delete", args=[w.template.pk]), EDIT_POST),
+    "batch new page": Action("get", lambda w: reverse("rendering:batch_create", args=[w.project.pk]), EDIT_PAGE),
+    "batch start": Action("post", lambda w: reverse("rendering:batch_create", args=[w.project.pk]), EDIT_POST,
+                          lambda w: {"name": "Week 3", "audio": w.audio.pk, "videos": [w.video.pk], **SETTINGS_FORM}),
+    "batch cancel": Action("post", lambda w: reverse("rendering:batch_cancel", args=[w.running_batch.pk]), EDIT_POST),
+    "render cancel": Action("post", lambda w: reverse("rendering:render_cancel", args=[w.running.pk]), EDIT_POST),
+    "render retry": Action("post", lambda w: reverse("rendering:render_retry", args=[w.failed.pk]), EDIT_POST),
+    "render again": Action("post", lambda w: reverse("rendering:render_rerun", args=[w.done.pk]), EDIT_POST),
+    # owner (and staff) actions
+    "share page": Action("get", lambda w: reverse("projects:share", args=[w.project.pk]), MANAGE_PAGE),
+    "share": Action("post", lambda w: reverse("projects:share", args=[w.project.pk]), MANAGE_POST,
+                    lambda w: {"action": "share", "username": "dave", "role": "editor"}),
+    "remove member": Action("post", lambda w: reverse("projects:share", args=[w.project.pk]), MANAGE_POST,
+                            lambda w: {"action": "share", "username": "charlie", "role": "none"}),
+    "give away": Action("post", lambda w: reverse("projects:share", args=[w.project.pk]), MANAGE_POST,
+                        lambda w: {"action": "transfer", "username": "charlie"}),
+    "rename page": Action("get", lambda w: reverse("projects:edit", args=[w.project.pk]), MANAGE_PAGE),
+    "rename": Action("post", lambda w: reverse("projects:edit", args=[w.project.pk]), MANAGE_POST,
+                     lambda w: {"name": "Chemistry", "description": ""}),
+    "archive": Action("post", lambda w: reverse("projects:archive", args=[w.project.pk]), MANAGE_POST),
+    "delete page": Action("get", lambda w: reverse("projects:delete", args=[w.project.pk]), MANAGE_PAGE),
+    "delete": Action("post", lambda w: reverse("projects:delete", args=[w.project.pk]), MANAGE_POST),
+}
+PEOPLE = ("alice", "bob", "charlie", "dave")
+
+
+@pytest.mark.parametrize("who", range(4), ids=PEOPLE)
+@pytest.mark.parametrize("name", ACTIONS)
+def test_every_url_and_action_per_role(name, who, world, request):
+    action = ACTIONS[name]
+    client = Client()
+    client.force_login(request.getfixturevalue(PEOPLE[who]))
+    before = snapshot()
+    url = action.url(world)
+    data = action.data(world) if action.data else {}
+    response = getattr(client, action.method)(url, data)
+    if response.streaming:
+        body(response)
+    assert response.status_code == action.expected[who], f"{PEOPLE[who]}: {name}"
+    if response.status_code in (FORBIDDEN, MISSING):
+        assert snapshot() == before, f"{PEOPLE[who]}'s refused {name} changed something"
+    elif action.method == "post" and name != "upload":  # the upload's text file is refused, in the member's words
+        assert snapshot() != before, f"{PEOPLE[who]}'s {name} did nothing"
+
+
+@pytest.mark.parametrize("who, shown", [("alice", True), ("bob", True), ("charlie", True), ("dave", False)])
+def test_project_list_dashboard_and_history_show_shared_projects(who, shown, world, request):
+    client = Client()
+    client.force_login(request.getfixturevalue(who))
+    listing = client.get(reverse("projects:list")).content.decode()
+    assert ("Physics 101" in listing) is shown
+    assert ("Physics 101" in client.get(reverse("home")).content.decode()) is shown
+    assert ("Week 1" in client.get(reverse("rendering:history")).content.decode()) is shown
+    if who == "bob":
+        assert "Shared by alice: you are an editor" in listing
+    if who == "charlie":
+        assert "Shared by alice: you can view" in listing
+        page = client.get(reverse("rendering:batch", args=[world.batch.pk])).content.decode()
+        assert "data-retry" not in page and "Cancel the rest" not in page  # no buttons that would answer 403
+
+
+def test_quota_and_queue_stay_with_who_started_the_work(world, bob, alice):
+    """bob starts a batch in alice's project: it counts against bob's quotas
+    and goes to bob's queue; alice's retry of bob's item stays on bob's."""
+    from rendering import quotas
+
+    client = Client()
+    client.force_login(bob)
+    data = {"name": "Week 3", "audio": world.audio.pk, "videos": [world.video.pk], **SETTINGS_FORM}
+    client.post(reverse("rendering:batch_create", args=[world.project.pk]), data)
+    batch = RenderBatch.objects.get(name="Week 3")
+    assert batch.owner == bob
+    assert quotas.active_items(bob) == 1 and quotas.active_items(alice) == 1  # alice's own running item only
+    assert Activity.objects.filter(project=world.project, actor=bob, verb=Activity.Verb.STARTED).exists()
+
+
+def test_activity_keeps_the_name_of_a_member_who_left(world, bob, alice):
+    client = Client()
+    client.force_login(bob)
+    client.post(reverse("rendering:render_cancel", args=[world.running.pk]))
+    client.force_login(alice)
+    client.post(reverse("projects:share", args=[world.project.pk]), {"action": "share", "username": "bob", "role": "none"})
+    bob.delete()
+    page = client.get(reverse("projects:activity", args=[world.project.pk])).content.decode()
+    assert "bob" in page and "cancelled" in page and "removed from the project" in page
+    assert list(Activity.objects.filter(project=world.project).values_list("actor_name", "verb")) == [
+        ("alice", Activity.Verb.UNSHARED), ("bob", Activity.Verb.CANCELLED)]
+
+
+def test_share_errors_are_in_the_members_words(world, alice):
+    client = Client()
+    client.force_login(alice)
+    before = snapshot()
+    url = reverse("projects:share", args=[world.project.pk])
+    page = client.post(url, {"action": "share", "username": "nobody", "role": "editor"})
+    assert page.status_code == 400 and "There is no active member called “nobody”." in page.content.decode()
+    page = client.post(url, {"action": "share", "username": "alice", "role": "viewer"})
+    assert "alice owns this project already." in page.content.decode()
+    assert snapshot() == before
+
+
+def test_roles_change_and_ownership_moves(world, alice, bob, charlie):
+    client = Client()
+    client.force_login(alice)
+    url = reverse("projects:share", args=[world.project.pk])
+    client.post(url, {"action": "share", "username": "charlie", "role": "editor"})
+    assert access.may_edit(charlie, world.project)
+    client.post(url, {"action": "transfer", "username": "bob"})
+    world.project.refresh_from_db()
+    assert world.project.owner == bob
+    assert access.role_in(alice, world.project) == Role.EDITOR and access.role_in(bob, world.project) == "owner"
+    assert client.get(url).status_code == FORBIDDEN  # alice manages no more
+
+
+def test_share_project_command(world, dave):
+    call_command("share_project", str(world.project.pk), "dave", "--role", "viewer")
+    assert access.role_in(dave, world.project) == Role.VIEWER
+    call_command("share_project", str(world.project.pk), "dave", "--role", "none")
+    assert access.role_in(dave, world.project) is None
+    with pytest.raises(CommandError, match="No user named 'erin'"):
+        call_command("share_project", str(world.project.pk), "erin", "--role", "viewer")
+    with pytest.raises(CommandError, match="owns this project already"):
+        call_command("share_project", str(world.project.pk), "alice", "--role", "viewer")
