@@ -1,5 +1,6 @@
-"""Shared fixtures: three people (alice owns things, bob is another team
-member, staff is an administrator), small real media files."""
+"""Shared fixtures: the people (alice owns things, bob is another team
+member, charlie and dave two more for the sharing tests, staff is an
+administrator), small real media files."""
 
 from __future__ import annotations
 
@@ -24,6 +25,26 @@ def alice(django_user_model):
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def charlie(django_user_model):
+    """A viewer of alice's shared project in the team tests (tests/teamworld.py)."""
+    return django_user_model.objects.create_user("charlie", password="charlie-pass-123")
+
+
+@pytest.fixture
+def dave(django_user_model):
+    """A member with no access to alice's project in the team tests."""
+    return django_user_model.objects.create_user("dave", password="dave-pass-123")
+
+
+@pytest.fixture
+def world(alice, bob, charlie, dave):
+    """alice's project shared with bob (editor) and charlie (viewer); dave is outside."""
+    from tests.teamworld import build_world
+
+    return build_world(alice, bob, charlie)
 
 
 @pytest.fixture

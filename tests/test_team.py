@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,68 +16,15 @@ from django.test import Client
 from django.urls import reverse
 
 from projects import access
-from projects.models import Activity, Asset, Member, Project, Role, Template, default_render_settings
-from rendering.models import Render, RenderBatch, Status
+from projects.models import Activity, Asset, Member, Project, Role, Template
+from rendering.models import Render, RenderBatch
 from tests.streams import body
+from tests.teamworld import World
 
 pytestmark = pytest.mark.django_db
 
 SETTINGS_FORM = {"pad_top": 0, "pad_bottom": 12, "pad_left": 0, "pad_right": 0, "blend": "feather",
                  "loop": "pingpong", "quality": "standard"}
-
-
-@pytest.fixture
-def charlie(django_user_model):
-    return django_user_model.objects.create_user("charlie", password="charlie-pass-123")
-
-
-@pytest.fixture
-def dave(django_user_model):
-    return django_user_model.objects.create_user("dave", password="dave-pass-123")
-
-
-def _asset(project, kind: str, name: str, content: bytes, poster: bool = False) -> Asset:
-    """An asset row with a small stored file: these tests are about who may
-    reach it, not about probing (tests/test_uploads.py)."""
-    asset = Asset(project=project, kind=kind, original_name=name, extension="." + name.rsplit(".", 1)[1],
-                  sha256=f"{hash((kind, name)) & 0xFFFFFFFF:064x}", size=len(content))
-    asset.file.save(name, ContentFile(content), save=False)
-    if poster:
-        asset.poster.save("p.jpg", ContentFile(b"\xff\xd8jpeg"), save=False)
-    asset.save()
-    return asset
-
-
-@dataclass
-class World:
-    project: Project
-    audio: Asset
-    video: Asset
-    template: Template
-    batch: RenderBatch
-    done: Render
-    failed: Render
-    running_batch: RenderBatch
-    running: Render
-
-
-@pytest.fixture
-def world(alice, bob, charlie, dave) -> World:
-    project = Project.objects.create(owner=alice, name="Physics 101")
-    Member.objects.create(project=project, user=bob, role=Role.EDITOR)
-    Member.objects.create(project=project, user=charlie, role=Role.VIEWER)
-    audio = _asset(project, Asset.Kind.AUDIO, "voice.wav", b"RIFF-audio")
-    video = _asset(project, Asset.Kind.VIDEO, "presenter.mp4", b"video-bytes", poster=True)
-    template = Template.objects.create(project=project, name="Studio", avatar=video, settings=default_render_settings())
-    batch = RenderBatch.objects.create(owner=alice, project=project, name="Week 1", audio=audio)
-    done = Render.objects.create(batch=batch, position=0, source=video, status=Status.SUCCEEDED, log="frames: 25")
-    done.output.save("out.mp4", ContentFile(b"rendered-output"), save=False)
-    done.output_size = 15
-    done.save()
-    failed = Render.objects.create(batch=batch, position=1, source=video, template=template, status=Status.FAILED)
-    running_batch = RenderBatch.objects.create(owner=alice, project=project, name="Week 2", audio=audio)
-    running = Render.objects.create(batch=running_batch, source=video, status=Status.RUNNING)
-    return World(project, audio, video, template, batch, done, failed, running_batch, running)
 
 
 def snapshot() -> dict:

@@ -12,7 +12,6 @@ from rendering.models import Render, Status
 from tests.rendering.helpers import add_asset
 from tests.rendering.test_jobs import work
 from tests.streams import body
-from tests.test_team import charlie  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,6 @@ from asgiref.sync import async_to_sync, sync_to_async
 from projects import sharing
 from rendering.events import publish
 from tests.rendering.test_consumers import _listen, session_headers
-from tests.test_team import charlie, dave, world  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
