@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from projects.access import projects_for
+from projects.access import projects_for, with_role
 from projects.models import Asset
 from rendering.access import batches_for, renders_for
 from rendering.models import ACTIVE, HAS_OUTPUT, Render, Status
@@ -26,8 +26,9 @@ RUNNING_ITEMS = 50
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     projects = (
-        projects_for(user)
+        with_role(projects_for(user), user)
         .filter(archived=False)
+        .select_related("owner")
         .annotate(
             audio_count=Count("assets", filter=Q(assets__kind=Asset.Kind.AUDIO), distinct=True),
             video_count=Count("assets", filter=~Q(assets__kind=Asset.Kind.AUDIO), distinct=True),

@@ -154,3 +154,11 @@ def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
 
 def _stored(field: FieldFile) -> tuple[Storage, str] | None:
     return (field.storage, field.name) if field else None
+
+
+def used_elsewhere(assets: QuerySet[Asset], project: Project) -> int:
+    """How many renders and templates of *other* projects use these files: a
+    team library's presenters picked in members' own batches. Deleting them
+    would delete those members' renders too, so the pages refuse."""
+    renders = Render.objects.filter(source__in=assets).exclude(batch__project=project).count()
+    return renders + Template.objects.filter(avatar__in=assets).exclude(project=project).count()

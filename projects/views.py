@@ -108,6 +108,10 @@ def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk, need=access.MANAGE)
+    if deletion.used_elsewhere(project.assets.all(), project):
+        messages.error(request, _("Other members’ batches use presenters from this project (it is in the team "
+                                  "library), so it cannot be deleted. Archive it instead."))
+        return redirect(project)
     plan = deletion.for_project(project)
     if request.method == "POST":
         name = project.name
@@ -189,6 +193,10 @@ def asset_poster(request: HttpRequest, pk: int) -> HttpResponse:
 def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     asset = access.get_asset(request, pk, need=access.EDIT)
     project = asset.project
+    if deletion.used_elsewhere(Asset.objects.filter(pk=asset.pk), project):
+        messages.error(request, _("%(name)s is used by other members’ batches (it is in the team library), so it "
+                                  "cannot be deleted.") % {"name": asset.original_name})
+        return redirect(asset)
     plan = deletion.for_asset(asset)
     if request.method == "POST":
         freed = plan.execute()

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from projects import access
 from projects.models import Activity, Asset, Member, Project, Role, Template
-from rendering.models import Render, RenderBatch
+from rendering.models import Render, RenderBatch, Status
 from tests.streams import body
 from tests.teamworld import World
 
@@ -210,3 +210,21 @@ def test_share_project_command(world, dave):
         call_command("share_project", str(world.project.pk), "erin", "--role", "viewer")
     with pytest.raises(CommandError, match="owns this project already"):
         call_command("share_project", str(world.project.pk), "alice", "--role", "viewer")
+
+
+def test_a_library_presenter_used_by_others_is_not_deleted(world, alice, dave):
+    world.project.is_library = True
+    world.project.save()
+    own = Project.objects.create(owner=dave, name="Dave's branch")
+    audio = Asset.objects.create(project=own, kind=Asset.Kind.AUDIO, original_name="d.wav", extension=".wav",
+                                 sha256="d" * 64, size=1, file="uploads/d.wav")
+    batch = RenderBatch.objects.create(owner=dave, project=own, name="Local", audio=audio)
+    Render.objects.create(batch=batch, source=world.video, template=world.template, status=Status.SUCCEEDED)
+    client = Client()
+    client.force_login(alice)
+    before = snapshot()
+    response = client.post(reverse("projects:asset_delete", args=[world.video.pk]), follow=True)
+    assert "is used by other members’ batches" in response.content.decode()
+    response = client.post(reverse("projects:delete", args=[world.project.pk]), follow=True)
+    assert "cannot be deleted. Archive it instead." in response.content.decode()
+    assert snapshot() == before
