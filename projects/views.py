@@ -62,10 +62,12 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assets = list(project.assets.all())
     for asset in assets:
         asset.warnings = [describe(finding, image=asset.kind == Asset.Kind.IMAGE) for finding in asset.preflight]
+    visuals = [a for a in assets if a.kind != Asset.Kind.AUDIO]
+    can_edit = access.may_edit(request.user, project)
     context = {
         "project": project,
         "audios": [a for a in assets if a.kind == Asset.Kind.AUDIO],
-        "visuals": [a for a in assets if a.kind != Asset.Kind.AUDIO],
+        "visuals": visuals,
         "templates": project.templates.select_related("avatar"),
         # Counted in SQL, a page at a time: the page costs the same with 5 batches or 500.
         "batches": Paginator(
@@ -73,7 +75,9 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             BATCHES_PER_PAGE,
         ).get_page(request.GET.get("page")),
         "role": access.role_in(request.user, project),
-        "can_edit": access.may_edit(request.user, project),
+        "can_edit": can_edit,
+        # A batch needs a presenter: the project's own, or a team library template.
+        "can_start": can_edit and bool(visuals or access.library_templates_for(request.user).exists()),
         "can_manage": access.may_manage(request.user, project),
     }
     return render(request, "projects/detail.html", context)
