@@ -63,6 +63,7 @@ def test_alice_shares_bob_starts_alice_watches(alice, bob, shared_project, model
     alice_page.get_by_role("link", name="Bob's local version").click()
     expect(alice_page).to_have_url(re.compile(re.escape(batch_path) + "$"))
     expect(alice_page.locator("[data-batch][data-live-ready]")).to_have_count(1)
+    expect(alice_page.locator("[data-started-by]")).to_have_text("started by bob")
     alice_page.evaluate(WATCH, "[data-render]")
     alice_page.wait_for_timeout(300)  # the socket finishes connecting
     worker = start_worker(model_dir=model_dir, log_path=tmp_path / "worker.log", HEYGEM_PROGRESS_INTERVAL_MS="100")
