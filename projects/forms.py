@@ -106,9 +106,9 @@ class ShareForm(forms.Form):
 
     def clean_username(self):
         name = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        user = get_user_model().objects.filter(username=name).first()
         if user is None:
-            raise forms.ValidationError(_("There is no active member called “%(name)s”.") % {"name": name})
+            raise forms.ValidationError(_("There is no member called “%(name)s”.") % {"name": name})
         return user
 
 

@@ -38,7 +38,7 @@ def set_role(project: Project, user, role: str, actor=None) -> str:
         raise SharingError(_("Choose a role: viewer, editor or none."))
     if user.pk == project.owner_id:
         raise SharingError(_("%(name)s owns this project already.") % {"name": user.get_username()})
-    if not user.is_active:
+    if role != NONE and not user.is_active:
         raise SharingError(_("%(name)s cannot log in any more.") % {"name": user.get_username()})
     with transaction.atomic():
         member = Member.objects.select_for_update().filter(project=project, user=user).first()

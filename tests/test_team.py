@@ -183,7 +183,7 @@ def test_share_errors_are_in_the_members_words(world, alice):
     before = snapshot()
     url = reverse("projects:share", args=[world.project.pk])
     page = client.post(url, {"action": "share", "username": "nobody", "role": "editor"})
-    assert page.status_code == 400 and "There is no active member called “nobody”." in page.content.decode()
+    assert page.status_code == 400 and "There is no member called “nobody”." in page.content.decode()
     page = client.post(url, {"action": "share", "username": "alice", "role": "viewer"})
     assert "alice owns this project already." in page.content.decode()
     assert snapshot() == before
@@ -229,3 +229,16 @@ def test_a_library_presenter_used_by_others_is_not_deleted(world, alice, dave):
     response = client.post(reverse("projects:delete", args=[world.project.pk]), follow=True)
     assert "cannot be deleted. Archive it instead." in response.content.decode()
     assert snapshot() == before
+
+
+def test_a_member_who_cannot_log_in_is_not_added_but_can_be_removed(world, alice, bob, dave):
+    dave.is_active = bob.is_active = False
+    dave.save()
+    bob.save()
+    client = Client()
+    client.force_login(alice)
+    url = reverse("projects:share", args=[world.project.pk])
+    page = client.post(url, {"action": "share", "username": "dave", "role": "viewer"})
+    assert "dave cannot log in any more." in page.content.decode()
+    assert client.post(url, {"action": "share", "username": "bob", "role": "none"}).status_code == 302
+    assert not Member.objects.filter(user__in=[bob, dave]).exists()
