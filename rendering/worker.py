@@ -126,6 +126,7 @@ class HeyGemWorker(SimpleWorker):
         while not self._beat_stop.is_set():
             try:
                 self._beat()
+                self._webhook_retries()
                 if time.monotonic() - last_reconcile > RECONCILE_EVERY:
                     last_reconcile = time.monotonic()
                     self._reconcile()
@@ -164,6 +165,20 @@ class HeyGemWorker(SimpleWorker):
             counts = reconcile()
             if any(counts.values()):
                 log.warning("reconciled renders: %s", counts)
+        finally:
+            connection.close()
+            lock.release()
+
+    def _webhook_retries(self) -> None:
+        """Queue the API's webhook deliveries whose retry is due (api/webhooks.py)."""
+        from api.webhooks import queue_due
+
+        lock = self.connection.lock("heygem:lock:webhook-retries", timeout=30, blocking_timeout=0)
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            close_old_connections()
+            queue_due()
         finally:
             connection.close()
             lock.release()
