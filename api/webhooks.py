@@ -133,14 +133,14 @@ def deliver(delivery_id: int) -> str:
         return "not yet"  # a stray duplicate job: queue_due sends it when it is due
     endpoint = delivery.endpoint
     started = time.monotonic()
-    code, error = None, ""
+    code, error, final = None, "", False
     try:
         addresses = check_url(endpoint.url, allow_private=endpoint.allow_private)
         code = post(endpoint.url, addresses, delivery, endpoint.secret)
         if not 200 <= code < 300:
             error = f"HTTP {code}"
-    except UnsafeURL as refused:
-        error = refused.message
+    except UnsafeURL as refused:  # refused, not failed: retrying would not change that
+        error, final = refused.message, True
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     delivery.attempts += 1
@@ -151,7 +151,7 @@ def deliver(delivery_id: int) -> str:
     schedule = settings.HEYGEM_WEBHOOK_RETRY_SCHEDULE
     if not error:
         delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.SUCCEEDED, None
-    elif delivery.attempts <= len(schedule):
+    elif not final and delivery.attempts <= len(schedule):
         delivery.next_attempt_at = delivery.last_attempt_at + timedelta(seconds=schedule[delivery.attempts - 1])
     else:
         delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None

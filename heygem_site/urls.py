@@ -6,6 +6,7 @@ from heygem_site import health, views
 urlpatterns = [
     path("", views.dashboard, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/", include("api.page_urls")),
     path("projects/", include("projects.urls")),
     path("", include("rendering.urls")),
     path("api/v1/", include("api.urls")),
