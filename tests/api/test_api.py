@@ -2,6 +2,7 @@
 and worker are in test_flow.py): tokens act as their member, 404 for others'
 objects, read-only tokens cannot write, idempotent batch creation, JSON errors."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -240,4 +241,22 @@ def test_schema_and_docs_are_served_without_a_cdn(client, alice_client):
                  "/api/v1/batches/{id}/cancel/", "/api/v1/renders/{id}/", "/api/v1/renders/{id}/download/"]:
         assert path in paths, path
     docs = alice_client.get("/api/v1/docs/").content.decode()
-    assert "swagger-ui" in docs and "cdn" not in docs.lower() and "//unpkg" not in docs
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs)
+    assert any("swagger-ui-bundle.js" in a for a in assets)
+    for asset in assets:  # every script and style from this server: the page works offline
+        assert asset.startswith("/"), asset
+        assert alice_client.get(asset).status_code == 200, asset
+
+
+def test_an_upload_over_the_limit_is_refused_before_its_body_in_the_apis_shape(project, settings):
+    import json
+
+    from heygem_site.request_body import body_limit, too_large
+
+    path = f"/api/v1/projects/{project.pk}/assets/"
+    assert body_limit(path) > settings.HEYGEM_MAX_UPLOAD_MB * 1024 * 1024  # uploads may be large here...
+    assert body_limit("/api/v1/batches/") == settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # ...JSON requests may not
+    headers, body = too_large(path, [])
+    assert headers == [(b"content-type", b"application/json")]
+    assert json.loads(body) == {"error": {"code": "too_large", "message": (
+        f"This file is larger than the upload limit of {settings.HEYGEM_MAX_UPLOAD_MB} MB.")}}
