@@ -24,6 +24,8 @@ from api.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)
+#: A claim still without an answer after this was left by a process that died: it no longer blocks the key.
+ABANDONED = timedelta(minutes=5)
 MAX_LENGTH = 200
 
 
@@ -40,7 +42,9 @@ def once(request: Request, work: Callable[[], Response]) -> Response:
         raise ApiError(400, "bad_idempotency_key", _("The Idempotency-Key is longer than %(max)d characters.")
                        % {"max": MAX_LENGTH})
     user, fingerprint = request.user, _fingerprint(request)
-    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=timezone.now() - KEEP).delete()
+    now = timezone.now()
+    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=now - KEEP).delete()
+    IdempotencyKey.objects.filter(user=user, key=key, status_code__isnull=True, created_at__lt=now - ABANDONED).delete()
     try:
         with transaction.atomic():
             claim = IdempotencyKey.objects.create(user=user, key=key, path=request.path[:200], request_hash=fingerprint)

@@ -91,6 +91,9 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="unique_idempotency_key_per_user")]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class WebhookEndpoint(models.Model):
     """Where a member's render and batch events are posted, signed with `secret`."""
@@ -148,3 +151,6 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

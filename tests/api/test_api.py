@@ -14,8 +14,8 @@ from api.models import ApiToken, IdempotencyKey, hash_token
 from projects.models import Asset, Project
 from rendering.models import Render, RenderBatch, Status
 from tests.api.conftest import bearer
-from tests.streams import body
-from tests.rendering.helpers import add_asset, finish, start_batch
+from tests.rendering.helpers import finish, start_batch
+from tests.streams import body as streamed_body
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +203,7 @@ def test_batch_status_lists_items_with_progress_and_renders_filter_by_status(cli
     bad = client.get("/api/v1/renders/?created_after=yesterday", headers=bearer(alice_token))
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_filter"
     download = client.get(done["results"][0]["download_url"], headers=bearer(alice_token))
-    assert download.status_code == 200 and body(download) == b"fake-mp4-bytes-for-download-tests"
+    assert download.status_code == 200 and streamed_body(download) == b"fake-mp4-bytes-for-download-tests"
 
 
 def test_cancel_and_retry(client, alices_batch, alice_token):
@@ -260,3 +260,18 @@ def test_an_upload_over_the_limit_is_refused_before_its_body_in_the_apis_shape(p
     assert headers == [(b"content-type", b"application/json")]
     assert json.loads(body) == {"error": {"code": "too_large", "message": (
         f"This file is larger than the upload limit of {settings.HEYGEM_MAX_UPLOAD_MB} MB.")}}
+
+
+def test_a_request_still_in_progress_with_the_key_gets_409_until_abandoned(client, alice, project, audio, video,
+                                                                         alice_token):
+    body = {"project": project.pk, "audio": audio.pk, "presenters": [video.pk]}
+    headers = {**bearer(alice_token), "Idempotency-Key": "slow"}
+    first = client.post("/api/v1/batches/", body, content_type="application/json", headers=headers)
+    claim = IdempotencyKey.objects.get(key="slow")
+    IdempotencyKey.objects.filter(pk=claim.pk).update(status_code=None, response=None)  # as while the first runs
+    busy = client.post("/api/v1/batches/", body, content_type="application/json", headers=headers)
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "idempotency_in_progress"
+    assert RenderBatch.objects.count() == 1
+    IdempotencyKey.objects.filter(pk=claim.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    assert client.post("/api/v1/batches/", body, content_type="application/json", headers=headers).status_code == 201
+    assert first.status_code == 201
