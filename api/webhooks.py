@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "HeyGem-Signature"
 USER_AGENT = "HeyGem-Webhooks/1"
-#: How much of a receiver's answer is read (its body is only a hint in the log).
-MAX_RESPONSE_BYTES = 4096
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -109,7 +107,7 @@ def _record(endpoints: list[WebhookEndpoint], event: str, data: dict) -> None:
 def enqueue(delivery: WebhookDelivery) -> None:
     delivery_id = delivery.pk
     transaction.on_commit(lambda: django_rq.get_queue("default").enqueue(
-        "api.webhooks.deliver", delivery_id, job_timeout=settings.HEYGEM_WEBHOOK_TIMEOUT_S * 3 + 30,
+        "api.webhooks.deliver", delivery_id, job_timeout=job_timeout(),
         result_ttl=600, failure_ttl=86400,
     ))
 
@@ -124,13 +122,34 @@ def resend(delivery: WebhookDelivery) -> WebhookDelivery:
 # --- sending -------------------------------------------------------------------------
 
 
+def job_timeout() -> int:
+    """An attempt is cut off by rq after this (a receiver dripping its answer byte by byte)."""
+    return settings.HEYGEM_WEBHOOK_TIMEOUT_S * 3 + 30
+
+
 def deliver(delivery_id: int) -> str:
-    """One attempt (an rq job on `default`)."""
+    """One attempt (an rq job on `default`).
+
+    The attempt is counted, and the next one scheduled a lease away, *before*
+    the request: a job killed mid-request (timeout, worker lost) leaves a
+    delivery that queue_due picks up again, not one stuck pending, and a
+    duplicate job finds it "not yet" due instead of sending it twice."""
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return "skipped"
-    if delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now():
+    now = timezone.now()
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
         return "not yet"  # a stray duplicate job: queue_due sends it when it is due
+    schedule = settings.HEYGEM_WEBHOOK_RETRY_SCHEDULE
+    if delivery.attempts > len(schedule):  # the last attempt's job died
+        delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
+        delivery.save(update_fields=["status", "next_attempt_at"])
+        return delivery.status
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.next_attempt_at = now + timedelta(seconds=job_timeout() + 60)
+    delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
+
     endpoint = delivery.endpoint
     started = time.monotonic()
     code, error, final = None, "", False
@@ -142,13 +161,10 @@ def deliver(delivery_id: int) -> str:
     except UnsafeURL as refused:  # refused, not failed: retrying would not change that
         error, final = refused.message, True
     except (OSError, http.client.HTTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
-    delivery.attempts += 1
+        error = f"{type(exc).__name__}: {exc}"
     delivery.response_code = code
     delivery.error = error[:300]
     delivery.duration_ms = int((time.monotonic() - started) * 1000)
-    delivery.last_attempt_at = timezone.now()
-    schedule = settings.HEYGEM_WEBHOOK_RETRY_SCHEDULE
     if not error:
         delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.SUCCEEDED, None
     elif not final and delivery.attempts <= len(schedule):
@@ -179,9 +195,7 @@ def post(url: str, addresses: list[str], delivery: WebhookDelivery, secret: str)
         try:
             path = parts.path or "/"
             connection.request("POST", path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers)
-            response = connection.getresponse()
-            response.read(MAX_RESPONSE_BYTES)
-            return response.status
+            return connection.getresponse().status  # the body is not read: only the status counts
         except OSError as exc:
             last_error = exc
         finally:

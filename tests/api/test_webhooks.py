@@ -136,3 +136,21 @@ def test_bob_cannot_resend_or_see_alices_deliveries(alice, bob_client, bob_token
     assert client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/", headers=headers).status_code == 404
     assert client.post(f"/api/v1/deliveries/{delivery.pk}/resend/", headers=headers).status_code == 404
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_delivery_whose_job_died_mid_request_is_tried_again_not_lost(alice, settings,
+                                                                      django_capture_on_commit_callbacks):
+    settings.HEYGEM_WEBHOOK_RETRY_SCHEDULE = [60]
+    with Receiver() as receiver:
+        endpoint = endpoint_for(alice, receiver.url, allow_private=True)
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="render.failed", payload="{}")
+        # As a job killed during its request leaves it: counted, with the lease as its next attempt.
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            attempts=1, last_attempt_at=timezone.now(), next_attempt_at=timezone.now() + timedelta(seconds=150))
+        assert webhooks.deliver(delivery.pk) == "not yet" and receiver.requests == []  # the job may still run
+        with django_capture_on_commit_callbacks(execute=True):
+            assert webhooks.queue_due(now=timezone.now() + timedelta(seconds=151)) == 1
+        run_default_queue()
+        assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
