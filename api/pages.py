@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api import webhooks
 from api.forms import TokenForm, WebhookForm
 from api.models import ApiToken, WebhookDelivery, WebhookEndpoint
 
@@ -84,6 +83,8 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(WebhookDelivery.objects.filter(endpoint__user=request.user), pk=pk)
-    webhooks.resend(delivery)
+    from api.webhooks import resend
+
+    resend(delivery)
     messages.success(request, _("The event will be sent again."))
     return redirect("api_webhooks")

@@ -1,34 +1,31 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from __future__ import annotations
 
-from api import views
+from importlib import import_module
+
+from django.urls import path
+
+from api.routes import ROUTES
 
 app_name = "api"
 
-urlpatterns = [
-    path("projects/", views.ProjectList.as_view(), name="project-list"),
-    path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="project-detail"),
-    path("projects/<int:pk>/archive/", views.ProjectArchive.as_view(), name="project-archive"),
-    path("projects/<int:pk>/restore/", views.ProjectRestore.as_view(), name="project-restore"),
-    path("projects/<int:pk>/assets/", views.AssetList.as_view(), name="asset-list"),
-    path("projects/<int:pk>/templates/", views.TemplateList.as_view(), name="template-list"),
-    path("assets/<int:pk>/", views.AssetDetail.as_view(), name="asset-detail"),
-    path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
-    path("batches/", views.BatchList.as_view(), name="batch-list"),
-    path("batches/<int:pk>/", views.BatchDetail.as_view(), name="batch-detail"),
-    path("batches/<int:pk>/cancel/", views.BatchCancel.as_view(), name="batch-cancel"),
-    path("batches/<int:pk>/retry/", views.BatchRetry.as_view(), name="batch-retry"),
-    path("renders/", views.RenderList.as_view(), name="render-list"),
-    path("renders/<int:pk>/", views.RenderDetail.as_view(), name="render-detail"),
-    path("renders/<int:pk>/manifest/", views.RenderManifest.as_view(), name="render-manifest"),
-    path("renders/<int:pk>/log/", views.RenderLog.as_view(), name="render-log"),
-    path("renders/<int:pk>/cancel/", views.RenderCancel.as_view(), name="render-cancel"),
-    path("renders/<int:pk>/retry/", views.RenderRetry.as_view(), name="render-retry"),
-    path("renders/<int:pk>/download/", views.RenderDownload.as_view(), name="render-download"),
-    path("webhooks/", views.WebhookList.as_view(), name="webhook-list"),
-    path("webhooks/<int:pk>/", views.WebhookDetail.as_view(), name="webhook-detail"),
-    path("webhooks/<int:pk>/deliveries/", views.WebhookDeliveries.as_view(), name="webhook-deliveries"),
-    path("deliveries/<int:pk>/resend/", views.WebhookResend.as_view(), name="delivery-resend"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+
+class LazyView:
+    """A view imported on its first request. CSRF is the API's own business
+    (Django REST framework checks it for session logins, not for tokens)."""
+
+    csrf_exempt = True
+
+    def __init__(self, module: str, name: str, **initkwargs):
+        self.module, self.name, self.initkwargs = module, name, initkwargs
+        self._view = None
+
+    def __call__(self, request, *args, **kwargs):
+        if self._view is None:
+            self._view = getattr(import_module(self.module), self.name).as_view(**self.initkwargs)
+        return self._view(request, *args, **kwargs)
+
+
+urlpatterns = [path(route, LazyView("api.views", view), name=name) for route, view, name in ROUTES] + [
+    path("schema/", LazyView("drf_spectacular.views", "SpectacularAPIView", urlconf="api.schema_urls"), name="schema"),
+    path("docs/", LazyView("drf_spectacular.views", "SpectacularSwaggerSplitView", url_name="api:schema"), name="docs"),
 ]

@@ -275,3 +275,23 @@ def test_a_request_still_in_progress_with_the_key_gets_409_until_abandoned(clien
     IdempotencyKey.objects.filter(pk=claim.pk).update(created_at=timezone.now() - timedelta(minutes=6))
     assert client.post("/api/v1/batches/", body, content_type="application/json", headers=headers).status_code == 201
     assert first.status_code == 201
+
+
+def test_the_web_process_loads_the_api_framework_only_at_the_first_api_request():
+    """Django REST framework and drf-spectacular cost the web process about
+    20 MiB: the API's URLs resolve without importing them (test_web_light.py)."""
+    import subprocess
+
+    from tests.processes import ROOT, platform_env, python
+
+    probe = (
+        "import sys, django; django.setup()\n"
+        "from django.urls import get_resolver, resolve, reverse\n"
+        "get_resolver().url_patterns\n"
+        "resolve(reverse('api:batch-detail', args=[1])); resolve(reverse('api:docs')); resolve('/accounts/tokens/')\n"
+        "print(sorted(m for m in ('rest_framework.views', 'drf_spectacular.openapi') if m in sys.modules))\n"
+    )
+    done = subprocess.run([python(), "-c", probe], cwd=ROOT, env=platform_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

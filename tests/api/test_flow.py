@@ -35,6 +35,15 @@ def daphne(tmp_path, model_dir):
     stop(proc)
 
 
+@pytest.fixture
+def worker(model_dir, tmp_path):
+    """Started before the test body: it loads the model while the uploads are
+    probed. Webhook retries after 1 s (the default waits a minute, then longer)."""
+    proc = start_worker(model_dir=model_dir, log_path=tmp_path / "worker.log", HEYGEM_WEBHOOK_RETRY_SCHEDULE="1,1")
+    yield proc
+    stop(proc)
+
+
 def poll(fetch, done, timeout=150.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,7 +55,7 @@ def poll(fetch, done, timeout=150.0):
 
 
 def test_upload_start_poll_download_with_a_token_and_signed_webhooks(
-    alice, bob, staff, project, short_speech, face_clip, daphne, model_dir, tmp_path
+    alice, bob, project, short_speech, face_clip, daphne, worker, tmp_path
 ):
     _, raw = ApiToken.issue(alice, "LMS")
     api = requests.Session()
@@ -73,34 +82,29 @@ def test_upload_start_poll_download_with_a_token_and_signed_webhooks(
         assert started.status_code == retried.status_code == 201, started.text
         assert retried.json()["id"] == started.json()["id"] and RenderBatch.objects.count() == 1
         batch_id = started.json()["id"]
-        bobs = requests.get(f"{daphne}/api/v1/batches/{batch_id}/", headers={"Authorization": "Bearer " + ApiToken.issue(bob, "b")[1]})
+        bob_auth = {"Authorization": "Bearer " + ApiToken.issue(bob, "bob's script")[1]}
+        bobs = requests.get(f"{daphne}/api/v1/batches/{batch_id}/", headers=bob_auth)
         assert bobs.status_code == 404 and bobs.json()["error"]["code"] == "not_found"
 
-        worker = start_worker(model_dir=model_dir, log_path=tmp_path / "worker.log",
-                              HEYGEM_WEBHOOK_RETRY_SCHEDULE="1,1")
-        try:
-            seen = set()
-            batch = poll(lambda: api.get(f"{daphne}/api/v1/batches/{batch_id}/").json(),
-                         lambda b: seen.add(b["items"][0]["status"]) or b["status"] not in ("queued", "running"))
-            assert batch["status"] == "succeeded", batch
-            item = batch["items"][0]
-            assert item["progress"] == 1 and item["frames_done"] == item["frames_total"] > 0
+        batch = poll(lambda: api.get(f"{daphne}/api/v1/batches/{batch_id}/").json(),
+                     lambda b: b["status"] not in ("queued", "running"))
+        assert batch["status"] == "succeeded", batch
+        item = batch["items"][0]
+        assert item["progress"] == 1 and item["frames_done"] == item["frames_total"] > 0
 
-            download = api.get(item["download_url"], stream=True)
-            assert download.status_code == 200 and download.headers["Content-Type"] == "video/mp4"
-            output = tmp_path / "lesson.mp4"
-            with output.open("wb") as out:
-                for chunk in download.iter_content(1 << 16):
-                    out.write(chunk)
-            with av.open(str(output)) as container:
-                frames = sum(1 for _ in container.decode(video=0))
-                assert container.streams.audio, "the audio is muxed in"
-            assert frames == item["frames_total"]
+        download = api.get(item["download_url"], stream=True)
+        assert download.status_code == 200 and download.headers["Content-Type"] == "video/mp4"
+        output = tmp_path / "lesson.mp4"
+        with output.open("wb") as out:
+            for chunk in download.iter_content(1 << 16):
+                out.write(chunk)
+        with av.open(str(output)) as container:
+            frames = sum(1 for _ in container.decode(video=0))
+            assert container.streams.audio, "the audio is muxed in"
+        assert frames == item["frames_total"]
 
-            got = hooks.wait_for(lambda r: len(r) >= 2, timeout=30)
-            third = flaky.wait_for(lambda r: len(r) >= 3, timeout=40)
-        finally:
-            stop(worker)
+        got = hooks.wait_for(lambda r: len(r) >= 2, timeout=30)
+        third = flaky.wait_for(lambda r: len(r) >= 3, timeout=40)
 
     events = {}
     for headers, raw_body in got:
