@@ -126,11 +126,11 @@ class HeyGemWorker(SimpleWorker):
         while not self._beat_stop.is_set():
             try:
                 self._beat()
-                self._webhook_retries()
                 if time.monotonic() - last_reconcile > RECONCILE_EVERY:
                     last_reconcile = time.monotonic()
                     self._reconcile()
                     self._retention()
+                self._webhook_retries()
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
             self._beat_stop.wait(heartbeat.HEARTBEAT_EVERY)
