@@ -64,7 +64,8 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Webhook endpoint added."))
         return redirect("api_webhooks")
-    endpoints = list(WebhookEndpoint.objects.filter(user=request.user, batch__isnull=True))
+    # Endpoints given in batch requests too (their deliveries can be re-sent as well), newest first.
+    endpoints = list(WebhookEndpoint.objects.filter(user=request.user).select_related("batch")[:50])
     for endpoint in endpoints:
         endpoint.recent = endpoint.deliveries.all()[:SHOWN_DELIVERIES]
     return render(request, "api/webhooks.html", {"form": form, "endpoints": endpoints})

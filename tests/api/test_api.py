@@ -295,3 +295,20 @@ def test_the_web_process_loads_the_api_framework_only_at_the_first_api_request()
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_batch_request_can_name_its_own_webhook(client, project, audio, video, alice_token, settings):
+    body = {"project": project.pk, "audio": audio.pk, "presenters": [video.pk],
+            "webhook": {"url": "http://127.0.0.1:9/hook", "events": ["batch.finished"]}}
+    refused = client.post("/api/v1/batches/", body, content_type="application/json", headers=bearer(alice_token))
+    assert refused.status_code == 400 and "loopback, private" in refused.json()["error"]["fields"]["webhook"][0]
+    assert not RenderBatch.objects.exists()
+
+    settings.HEYGEM_WEBHOOK_ALLOW_PRIVATE = True  # the operator allows private addresses for everyone
+    started = client.post("/api/v1/batches/", body, content_type="application/json", headers=bearer(alice_token))
+    assert started.status_code == 201
+    from api.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.batch_id == started.json()["id"] and endpoint.events == ["batch.finished"]
+    assert started.json()["webhook_secret"] == endpoint.secret
