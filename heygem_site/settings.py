@@ -401,6 +401,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload audio and presenters, start batches, follow them, download the videos. See docs/api.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.auth.TokenScope"],  # schema and docs page: members only (a login or a token)
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
