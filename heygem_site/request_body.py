@@ -38,8 +38,8 @@ from django.utils.translation import gettext as _
 SPOOL_MEMORY = 1 << 20
 # Multipart framing around the file: boundaries, part headers, the CSRF token, form fields.
 MULTIPART_OVERHEAD = 1 << 20
-# The URLs that accept media files (one file per request from the upload page;
-# the batch form takes one audio file).
+# The URLs that accept media files (one file per request from the upload page
+# and the API; the batch form takes one audio file).
 UPLOAD_URLS = {"projects:upload", "rendering:batch_create", "api:asset-list"}
 # The scope extension under which heygem_site.webserver hands over the body file.
 BODY_FILE_EXTENSION = "heygem.body_file"

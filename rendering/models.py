@@ -138,7 +138,8 @@ def joined_log(existing: str, lines: Iterable[str]) -> str:
 
 #: Sent after the commit that moved a render to succeeded, failed or cancelled
 #: (kwargs: render_id, status). Receivers (the API's webhooks) must not block:
-#: they run in the worker, between two renders.
+#: they run where the change was made (a worker between two renders, or the
+#: web request that cancelled).
 render_finished = Signal()
 
 
