@@ -38,9 +38,9 @@ from django.utils.translation import gettext as _
 SPOOL_MEMORY = 1 << 20
 # Multipart framing around the file: boundaries, part headers, the CSRF token, form fields.
 MULTIPART_OVERHEAD = 1 << 20
-# The URLs that accept media files (one file per request from the upload page;
-# the batch form takes one audio file).
-UPLOAD_URLS = {"projects:upload", "rendering:batch_create"}
+# The URLs that accept media files (one file per request from the upload page
+# and the API; the batch form takes one audio file).
+UPLOAD_URLS = {"projects:upload", "rendering:batch_create", "api:asset-list"}
 # The scope extension under which heygem_site.webserver hands over the body file.
 BODY_FILE_EXTENSION = "heygem.body_file"
 
@@ -74,7 +74,8 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 def too_large(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """The 413 answer (headers, body) in the user's language: JSON in the
-    shape the upload page reads when it asked for JSON, plain text otherwise."""
+    shape the upload page reads when it asked for JSON (or the API's, under
+    /api/), plain text otherwise."""
     request = HttpRequest()
     for name, value in headers:
         key = name.decode("latin1").upper().replace("-", "_")
@@ -89,6 +90,9 @@ def too_large(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple
             }
         else:
             message = _("This request is too large for the server.")
+    if path.startswith("/api/"):  # the API's error shape (api/errors.py)
+        payload = {"error": {"code": "too_large", "message": message}}
+        return [(b"content-type", b"application/json")], json.dumps(payload).encode()
     if upload and "application/json" in request.META.get("HTTP_ACCEPT", ""):
         payload = {"files": [{"ok": False, "error": message}], "error": message}
         return [(b"content-type", b"application/json")], json.dumps(payload).encode()

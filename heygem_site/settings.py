@@ -372,3 +372,56 @@ if HEYGEM_LOG_FILE:
         "formatter": "json",
     }
     LOGGING.setdefault("root", {}).setdefault("handlers", []).append("file")
+
+# --- REST API (api/, docs/api.md) -----------------------------------------------
+# One appended block: the /api/v1/ endpoints (Django REST framework, OpenAPI
+# schema by drf-spectacular), personal tokens and signed webhooks.
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+# Requests per minute one token (or one logged-in member, in the docs page) may make.
+HEYGEM_API_RATE_PER_MINUTE = env_int("HEYGEM_API_RATE_PER_MINUTE", 300, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the docs page's "Try it out"
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.PerTokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "HeyGem API",
+    "DESCRIPTION": "Upload audio and presenters, start batches, follow them, download the videos. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.auth.TokenScope"],  # schema and docs page: members only (a login or a token)
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RenderStatusEnum": "rendering.models.Status",
+        "DeliveryStatusEnum": "api.models.WebhookDelivery.Status",
+    },
+}
+# Swagger UI sets inline styles on its elements: its page alone may (no user content there).
+CSP_RELAXED_PATHS = [*CSP_RELAXED_PATHS, "/api/v1/docs/"]
+# Webhooks (api/webhooks.py): seconds to wait for a receiver; seconds before each
+# retry of a failed delivery (the default retries for about a day, then gives up);
+# whether any endpoint may reach loopback/private/link-local addresses (otherwise
+# only those staff marked so: no requests into the server's own network).
+HEYGEM_WEBHOOK_TIMEOUT_S = env_int("HEYGEM_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+_retry_schedule = env_list(
+    "HEYGEM_WEBHOOK_RETRY_SCHEDULE", ["60", "120", "300", "600", "1800", "3600", "7200", "14400", "21600", "36000"]
+)
+if not all(value.isdigit() for value in _retry_schedule):
+    raise ImproperlyConfigured("HEYGEM_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 60,300,3600")
+HEYGEM_WEBHOOK_RETRY_SCHEDULE = [int(value) for value in _retry_schedule]
+HEYGEM_WEBHOOK_ALLOW_PRIVATE = env_bool("HEYGEM_WEBHOOK_ALLOW_PRIVATE", False)

@@ -6,8 +6,10 @@ from heygem_site import health, views
 urlpatterns = [
     path("", views.dashboard, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/", include("api.page_urls")),
     path("projects/", include("projects.urls")),
     path("", include("rendering.urls")),
+    path("api/v1/", include("api.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("ops/", include("rendering.ops_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

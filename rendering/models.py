@@ -7,6 +7,7 @@ from types import MappingProxyType
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -133,6 +134,13 @@ def joined_log(existing: str, lines: Iterable[str]) -> str:
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
     block = "\n".join(lines)
     return (existing + "\n" if existing else "") + f"--- {stamp}\n{block}"
+
+
+#: Sent after the commit that moved a render to succeeded, failed or cancelled
+#: (kwargs: render_id, status). Receivers (the API's webhooks) must not block:
+#: they run where the change was made (a worker between two renders, or the
+#: web request that cancelled).
+render_finished = Signal()
 
 
 #: A render's progress as before its first frame: the one definition used when
@@ -328,6 +336,9 @@ class Render(models.Model):
                 fields.add("internal_log")
             if fields:
                 locked.save(update_fields=[*fields, "updated_at"])
+            if changed and locked.status in FINISHED:
+                pk, status = locked.pk, locked.status
+                transaction.on_commit(lambda: render_finished.send_robust(Render, render_id=pk, status=status))
         # Copied rather than refresh_from_db(), which would drop the cached
         # batch, source and audio the caller goes on using.
         for field in self._meta.concrete_fields:

@@ -130,6 +130,7 @@ class HeyGemWorker(SimpleWorker):
                     last_reconcile = time.monotonic()
                     self._reconcile()
                     self._retention()
+                self._webhook_retries()
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
             self._beat_stop.wait(heartbeat.HEARTBEAT_EVERY)
@@ -164,6 +165,20 @@ class HeyGemWorker(SimpleWorker):
             counts = reconcile()
             if any(counts.values()):
                 log.warning("reconciled renders: %s", counts)
+        finally:
+            connection.close()
+            lock.release()
+
+    def _webhook_retries(self) -> None:
+        """Queue the API's webhook deliveries whose retry is due (api/webhooks.py)."""
+        from api.webhooks import queue_due
+
+        lock = self.connection.lock("heygem:lock:webhook-retries", timeout=30, blocking_timeout=0)
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            close_old_connections()
+            queue_due()
         finally:
             connection.close()
             lock.release()
