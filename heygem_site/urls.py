@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("", include("rendering.urls")),
+    path("", include("speech.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("ops/", include("rendering.ops_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
