@@ -139,15 +139,16 @@ def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
     # mixed projects, any other that uses one of its assets.
     in_project = Q(project=project) if project is not None else Q(pk__in=[])
     whole = Q(audio__in=assets) | in_project
-    used = set(Render.objects.filter(source__in=assets).values_list("batch_id", flat=True))
+    uses = Q(source__in=assets) | Q(audio__in=assets)
+    used = set(Render.objects.filter(uses).values_list("batch_id", flat=True))
     # A batch left without a single render would be an empty row on the project page.
-    kept = set(Render.objects.filter(batch_id__in=used).exclude(source__in=assets).values_list("batch_id", flat=True))
+    kept = set(Render.objects.filter(batch_id__in=used).exclude(uses).values_list("batch_id", flat=True))
     whole |= Q(pk__in=used - kept)
     return Deletion(
         assets=assets,
         templates=Template.objects.filter(Q(avatar__in=assets) | in_project),
         batches=RenderBatch.objects.filter(whole),
-        renders=Render.objects.filter(Q(source__in=assets) | Q(batch__in=RenderBatch.objects.filter(whole))),
+        renders=Render.objects.filter(uses | Q(batch__in=RenderBatch.objects.filter(whole))),
         project=project,
     )
 

@@ -25,6 +25,6 @@ def get_batch(request: HttpRequest, pk: int) -> RenderBatch:
 
 def get_render(request: HttpRequest, pk: int) -> Render:
     return get_object_or_404(
-        renders_for(request.user).select_related("batch", "batch__project", "batch__audio", "source", "template"),
+        renders_for(request.user).select_related("batch", "batch__project", "batch__audio", "audio", "source", "template"),
         pk=pk,
     )
