@@ -69,7 +69,8 @@ def resolve_voice(language: str, voice: str | None, model_dir: Path | None) -> V
     from .espeak import library
 
     bundled = library().voices()
-    match = next((v for v in bundled if v.name == code), None) or next(
+    # A bare language finds its home variant (fr: fr-fr, pt: pt-pt), else its first regional one.
+    match = next((v for v in bundled if v.name in (code, f"{code}-{code}")), None) or next(
         (v for v in bundled if v.name.startswith(f"{code}-")), None)
     if match is None:
         raise VoiceNotFound(f"The bundled engine has no voice for “{code}”.", voice=code)
