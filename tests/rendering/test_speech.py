@@ -1,0 +1,149 @@
+"""Speech from a script through the web (a real rq worker on `default`, in
+this process), batches of several recordings × presenters, and the
+`speak` command. Outsiders get 404 and change nothing."""
+
+from __future__ import annotations
+
+import io
+import wave
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from projects.models import Asset, Template, default_render_settings
+from rendering.models import RenderBatch, Status
+from rendering.worker import run_worker
+from speech.models import Speech
+from tests.rendering.helpers import finish, statuses
+from tests.streams import body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENGLISH = "Welcome to the first lesson of this course."
+MANDARIN = "欢迎来到第一课。"
+SETTINGS = {"pad_top": 0, "pad_bottom": 10, "pad_left": 0, "pad_right": 0, "blend": "feather",
+            "loop": "pingpong", "quality": "standard"}
+
+
+def speak(client, project, text, voice, **extra):
+    return client.post(reverse("speech:create", args=[project.pk]),
+                       {"text": text, "voice": voice, "speed": "1.0", **extra})
+
+
+def spoken(client, project, text, voice, **extra) -> Speech:
+    response = speak(client, project, text, voice, **extra)
+    speech = Speech.objects.latest("pk")
+    assert response.status_code == 302 and response["Location"] == speech.get_absolute_url()
+    run_worker(["default"], burst=True)
+    speech.refresh_from_db()
+    assert speech.status == Speech.Status.SUCCEEDED, speech.error
+    return speech
+
+
+@pytest.mark.parametrize(
+    ("text", "voice", "low", "high"),
+    [(ENGLISH, "espeak:en-us", 100, 260), (MANDARIN, "espeak:cmn", 2, 8)],
+    ids=["english", "mandarin"],
+)
+def test_script_to_speech_to_rendered_video(alice_client, alice, project, video, model_dir, text, voice, low, high):
+    speech = spoken(alice_client, project, text, voice)
+    asset = speech.asset
+    # An ordinary, probed audio asset of the project, marked as spoken from this script.
+    assert asset.kind == Asset.Kind.AUDIO and asset.project == project and asset.sample_rate and asset.duration
+    assert asset.speeches.get() == speech and speech.text == text and speech.voice == voice
+    units = len(text.split()) * 60 if voice.startswith("espeak:en") else len(text.rstrip("。"))
+    assert low < units / asset.duration < high  # words per minute, or syllables per second
+    assert not any(f["code"] == "audio_silent" for f in asset.preflight)
+    state = alice_client.get(reverse("speech:status", args=[speech.pk])).json()
+    assert state["status"] == "succeeded" and state["asset"] == asset.pk
+    page = alice_client.get(speech.get_absolute_url()).content.decode()
+    batch_link = f"{reverse('rendering:batch_create', args=[project.pk])}?audio={asset.pk}"
+    assert batch_link in page and reverse("projects:asset_file", args=[asset.pk]) in page
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]),
+                                 {"name": "Lesson", "audio": asset.pk, "videos": [video.pk], **SETTINGS})
+    batch = RenderBatch.objects.get()
+    assert response["Location"] == batch.get_absolute_url() and batch.audio == asset
+    run_worker(["gpu"], burst=True)
+    render = batch.renders.get()
+    assert statuses(batch) == ["succeeded"], render.message
+    assert render.duration == pytest.approx(asset.duration, abs=0.1)
+    assert render.manifest["audio"]["sha256"] == asset.sha256
+
+
+def test_the_form_refuses_a_script_without_words_and_queues_nothing(alice_client, project):
+    response = speak(alice_client, project, "🎉 🎉 …", "espeak:en-us")
+    assert response.status_code == 200 and "The script has no words to speak." in response.content.decode()
+    assert not Speech.objects.exists()
+
+
+def test_a_mismatched_script_and_left_out_characters_are_shown(alice_client, project):
+    speech = spoken(alice_client, project, MANDARIN + " 🎓", "espeak:en-us", title="Wrong voice")
+    page = alice_client.get(speech.get_absolute_url()).content.decode()
+    assert "mispronounce" in page and "🎓" in page
+    assert speech.asset.original_name == "Wrong voice.wav"
+
+
+def test_members_cannot_queue_scripts_without_limit(alice_client, project, settings):
+    settings.HEYGEM_SPEECH_ACTIVE_MAX = 1
+    speak(alice_client, project, ENGLISH, "espeak:en-us")
+    response = speak(alice_client, project, ENGLISH, "espeak:en-us")
+    assert response.status_code == 200 and "wait for it to finish" in response.content.decode()
+    assert Speech.objects.count() == 1
+
+
+def test_outsiders_get_404_and_create_nothing(bob_client, alice_client, project):
+    speech = spoken(alice_client, project, ENGLISH, "espeak:en-us")
+    for url in (speech.get_absolute_url(), reverse("speech:status", args=[speech.pk]),
+                reverse("speech:create", args=[project.pk])):
+        assert bob_client.get(url).status_code == 404
+    assert speak(bob_client, project, ENGLISH, "espeak:en-us").status_code == 404
+    assert Speech.objects.count() == 1
+
+
+def test_several_scripts_times_one_template_make_one_video_each(alice_client, alice, project, video):
+    lessons = [spoken(alice_client, project, f"Lesson {n}. {ENGLISH}", "espeak:en-us", title=f"Lesson {n}").asset
+               for n in (1, 2, 3)]
+    template = Template.objects.create(project=project, name="Studio", avatar=video, settings=default_render_settings())
+    form = alice_client.get(reverse("rendering:batch_create", args=[project.pk])).content.decode()
+    assert 'name="more_audios"' in form and "from a script" in form
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]), {
+        "name": "Course", "audio": lessons[0].pk, "more_audios": [lessons[2].pk, lessons[1].pk, lessons[0].pk],
+        "templates": [template.pk], **SETTINGS})
+    batch = RenderBatch.objects.get()
+    assert response["Location"] == batch.get_absolute_url()
+    renders = list(batch.renders.order_by("position"))
+    assert [r.speech for r in renders] == [lessons[0], lessons[2], lessons[1]]  # the order ticked, no duplicate
+    assert [r.title for r in renders] == ["Lesson 1 × Studio", "Lesson 3 × Studio", "Lesson 2 × Studio"]
+    assert renders[0].download_name == "Lesson 1 - Studio - Course.mp4"
+    assert all(r.status == Status.QUEUED and r.job_id for r in renders)
+    for render in renders:
+        finish(render, render.title.encode())
+    archive = zipfile.ZipFile(io.BytesIO(body(alice_client.get(reverse("rendering:batch_zip", args=[batch.pk])))))
+    assert sorted(archive.namelist()) == ["Lesson 1/Studio.mp4", "Lesson 2/Studio.mp4", "Lesson 3/Studio.mp4"]
+    assert archive.read("Lesson 3/Studio.mp4") == b"Lesson 3 \xc3\x97 Studio"
+
+
+def test_a_matrix_counts_against_the_quota_before_anything_starts(alice_client, project, video, face_jpg, settings):
+    from tests.rendering.helpers import add_asset
+
+    image = add_asset(project, face_jpg)
+    audios = [spoken(alice_client, project, f"Part {n}.", "espeak:en-us").asset for n in (1, 2)]
+    settings.HEYGEM_MAX_BATCH_ITEMS = 3
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]), {
+        "name": "Too big", "audio": audios[0].pk, "more_audios": [audios[1].pk], "videos": [video.pk, image.pk],
+        **SETTINGS})
+    assert response.status_code == 200 and "4" in response.content.decode()
+    assert not RenderBatch.objects.exists()
+
+
+def test_speak_command_writes_the_same_speech_and_lists_voices(tmp_path, capsys):
+    script = tmp_path / "script.txt"
+    script.write_text(MANDARIN, encoding="utf-8")
+    call_command("speak", "--text-file", str(script), "--language", "zh", "--out", str(tmp_path / "out.wav"))
+    with wave.open(str(tmp_path / "out.wav")) as w:
+        assert w.getnchannels() == 1 and 1.0 < w.getnframes() / w.getframerate() < 6
+    call_command("speak", "--list-voices")
+    listed = capsys.readouterr().out
+    assert "espeak:cmn" in listed and "espeak:en-us" in listed and "synthetic" in listed
