@@ -21,7 +21,7 @@ from tests.streams import body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ENGLISH = "Welcome to the first lesson of this course."
+ENGLISH = "Welcome to the first lesson."
 MANDARIN = "欢迎来到第一课。"
 SETTINGS = {"pad_top": 0, "pad_bottom": 10, "pad_left": 0, "pad_right": 0, "blend": "feather",
             "loop": "pingpong", "quality": "standard"}
@@ -42,34 +42,35 @@ def spoken(client, project, text, voice, **extra) -> Speech:
     return speech
 
 
-@pytest.mark.parametrize(
-    ("text", "voice", "low", "high"),
-    [(ENGLISH, "espeak:en-us", 100, 260), (MANDARIN, "espeak:cmn", 2, 8)],
-    ids=["english", "mandarin"],
-)
-def test_script_to_speech_to_rendered_video(alice_client, alice, project, video, model_dir, text, voice, low, high):
-    speech = spoken(alice_client, project, text, voice)
-    asset = speech.asset
-    # An ordinary, probed audio asset of the project, marked as spoken from this script.
-    assert asset.kind == Asset.Kind.AUDIO and asset.project == project and asset.sample_rate and asset.duration
-    assert asset.speeches.get() == speech and speech.text == text and speech.voice == voice
-    units = len(text.split()) * 60 if voice.startswith("espeak:en") else len(text.rstrip("。"))
-    assert low < units / asset.duration < high  # words per minute, or syllables per second
-    assert not any(f["code"] == "audio_silent" for f in asset.preflight)
-    state = alice_client.get(reverse("speech:status", args=[speech.pk])).json()
-    assert state["status"] == "succeeded" and state["asset"] == asset.pk
-    page = alice_client.get(speech.get_absolute_url()).content.decode()
-    batch_link = f"{reverse('rendering:batch_create', args=[project.pk])}?audio={asset.pk}"
-    assert batch_link in page and reverse("projects:asset_file", args=[asset.pk]) in page
-    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]),
-                                 {"name": "Lesson", "audio": asset.pk, "videos": [video.pk], **SETTINGS})
+def test_english_and_mandarin_scripts_to_speech_to_rendered_videos(alice_client, alice, project, video, model_dir):
+    """Both languages in one batch (two recordings × one presenter): one
+    worker run renders both, with the real speech job before it."""
+    english = spoken(alice_client, project, ENGLISH, "espeak:en-us")
+    mandarin = spoken(alice_client, project, MANDARIN, "espeak:cmn")
+    for speech, units, (low, high) in ((english, len(ENGLISH.split()) * 60, (100, 260)),
+                                       (mandarin, len(MANDARIN.rstrip("。")), (2, 8))):
+        asset = speech.asset
+        # An ordinary, probed audio asset of the project, marked as spoken from this script.
+        assert asset.kind == Asset.Kind.AUDIO and asset.project == project and asset.sample_rate and asset.duration
+        assert asset.speeches.get() == speech
+        assert low < units / asset.duration < high  # words per minute, or syllables per second
+        assert not any(f["code"] == "audio_silent" for f in asset.preflight)
+    state = alice_client.get(reverse("speech:status", args=[english.pk])).json()
+    assert state["status"] == "succeeded" and state["asset"] == english.asset.pk
+    page = alice_client.get(english.get_absolute_url()).content.decode()
+    batch_link = f"{reverse('rendering:batch_create', args=[project.pk])}?audio={english.asset.pk}"
+    assert batch_link in page and reverse("projects:asset_file", args=[english.asset.pk]) in page
+    response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]), {
+        "name": "Lesson", "audio": english.asset.pk, "more_audios": [mandarin.asset.pk], "videos": [video.pk],
+        **SETTINGS})
     batch = RenderBatch.objects.get()
-    assert response["Location"] == batch.get_absolute_url() and batch.audio == asset
+    assert response["Location"] == batch.get_absolute_url()
     run_worker(["gpu"], burst=True)
-    render = batch.renders.get()
-    assert statuses(batch) == ["succeeded"], render.message
-    assert render.duration == pytest.approx(asset.duration, abs=0.1)
-    assert render.manifest["audio"]["sha256"] == asset.sha256
+    assert statuses(batch) == ["succeeded", "succeeded"], [r.message for r in batch.renders.all()]
+    for render, speech in zip(batch.renders.order_by("position"), (english, mandarin)):
+        assert render.speech == speech.asset
+        assert render.duration == pytest.approx(speech.asset.duration, abs=0.1)
+        assert render.manifest["audio"]["sha256"] == speech.asset.sha256
 
 
 def test_the_form_refuses_a_script_without_words_and_queues_nothing(alice_client, project):
@@ -134,7 +135,8 @@ def test_a_matrix_counts_against_the_quota_before_anything_starts(alice_client, 
     response = alice_client.post(reverse("rendering:batch_create", args=[project.pk]), {
         "name": "Too big", "audio": audios[0].pk, "more_audios": [audios[1].pk], "videos": [video.pk, image.pk],
         **SETTINGS})
-    assert response.status_code == 200 and "4" in response.content.decode()
+    assert response.status_code == 200
+    assert "A batch can hold at most 3 items; this one has 4." in response.content.decode()
     assert not RenderBatch.objects.exists()
 
 
