@@ -30,7 +30,9 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_access.get_project(request, pk)
     initial = BatchForm.initial_from(None)
     initial["name"] = _("Batch %(date)s") % {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
-    for key in ("audio", "more_audios", "videos", "templates"):
+    if "audio" in request.GET:  # one recording (the select compares a single value)
+        initial["audio"] = request.GET["audio"]
+    for key in ("more_audios", "videos", "templates"):
         if key in request.GET:
             initial[key] = request.GET.getlist(key)
     form = BatchForm(request.POST or None, request.FILES or None, project=project, user=request.user, initial=initial)

@@ -11,6 +11,7 @@ serialises synthesis within a process (a worker runs one job at a time anyway).
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +50,7 @@ class EspeakVoice:
     name: str  # e.g. "en-us", "cmn": what --voice takes
     label: str  # eSpeak's own name, e.g. "English (America)"
     language: str  # the first language code, e.g. "en-us"
+    identifier: str  # the voice file, e.g. "gmw/en": what espeak_SetVoiceByName finds every voice by
 
 
 class _Library:
@@ -75,7 +77,9 @@ class _Library:
         if rate <= 0:
             raise SpeechError("eSpeak NG could not start (its data folder is missing or damaged).", "engine_failed")
         self.sample_rate = rate
+        self.data_dir = data
         self._pieces: list[np.ndarray] = []
+        self._voices: list[EspeakVoice] | None = None
         self._callback = _CALLBACK(self._collect)  # kept referenced: the library holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
 
@@ -85,6 +89,11 @@ class _Library:
         return 0
 
     def voices(self) -> list[EspeakVoice]:
+        if self._voices is None:
+            self._voices = self._list_voices()
+        return self._voices
+
+    def _list_voices(self) -> list[EspeakVoice]:
         found = []
         array = self.lib.espeak_ListVoices(None)
         i = 0
@@ -94,14 +103,21 @@ class _Library:
             # languages: <priority byte><code>\0 ... ending with a zero priority.
             language = raw[1:].split(b"\0", 1)[0].decode()
             identifier = (v.identifier or b"").decode()
-            if not identifier.startswith("mb/") and language not in {v.name for v in found}:  # MBROLA voices need separately installed databases
-                found.append(EspeakVoice(name=language, label=(v.name or b"").decode(), language=language))
+            # MBROLA voices need databases the wheel lacks; a few listed languages
+            # (fo, kaa, xex) have no dictionary in it and would only be silent.
+            has_dictionary = os.path.exists(os.path.join(self.data_dir, f"{language.split('-')[0]}_dict"))
+            if not identifier.startswith("mb/") and has_dictionary and language not in {v.name for v in found}:  # MBROLA voices need separately installed databases
+                found.append(EspeakVoice(name=language, label=(v.name or b"").decode(), language=language,
+                                         identifier=identifier))
             i += 1
         return found
 
     def speak(self, text: str, voice: str, speed: float) -> np.ndarray:
+        """`voice`: a language code from :meth:`voices` ("en-gb", "cmn")."""
+        identifier = next((v.identifier for v in self.voices() if v.name == voice), voice)
         with _lock:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            # By identifier: a code such as "en-gb" is not a voice name to eSpeak NG.
+            if self.lib.espeak_SetVoiceByName(identifier.encode()) != 0:
                 raise VoiceNotFound(f"eSpeak NG has no voice “{voice}”.", voice=voice)
             wpm = int(round(min(450, max(80, DEFAULT_WPM * speed))))
             self.lib.espeak_SetParameter(_RATE, wpm, 0)

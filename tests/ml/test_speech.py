@@ -196,3 +196,17 @@ def test_a_voice_without_a_known_language_is_refused(tmp_path):
     write_tokens(tmp_path)
     with pytest.raises(SpeechError, match="which language"):
         install_voice(model, tmp_path / "models")
+
+
+def test_every_bundled_voice_in_the_picker_speaks(tmp_path):
+    # Regional codes ("en-gb") are not eSpeak voice names: the engine must find each voice by its file.
+    silent = []
+    for voice in list_voices(None):
+        try:
+            result = synthesize("Hello, 1 2 3.", "", tmp_path / "x.wav", voice=voice.name)
+        except SpeechError as err:
+            silent.append(f"{voice.name}: {err}")
+            continue
+        if result.duration < 0.3:
+            silent.append(f"{voice.name}: {result.duration:.2f} s")
+    assert silent == []
