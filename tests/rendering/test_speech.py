@@ -149,3 +149,9 @@ def test_speak_command_writes_the_same_speech_and_lists_voices(tmp_path, capsys)
     call_command("speak", "--list-voices")
     listed = capsys.readouterr().out
     assert "espeak:cmn" in listed and "espeak:en-us" in listed and "synthetic" in listed
+
+
+def test_the_asset_page_says_it_was_spoken_from_a_script(alice_client, project):
+    speech = spoken(alice_client, project, ENGLISH, "espeak:en-us", title="Intro")
+    page = alice_client.get(speech.asset.get_absolute_url()).content.decode()
+    assert "from a script" in page and ENGLISH in page and "espeak:en-us" in page
