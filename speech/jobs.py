@@ -1,5 +1,6 @@
-"""The speech job (queue `default`): speak the script, then store the WAV
-as an ordinary audio asset of the project (probed like an upload)."""
+"""The speech jobs (queue `default`): speak a script, then store the WAV as
+an ordinary audio asset of the project (probed like an upload); a batch of
+scripts is spoken one after the other, then rendered against its template."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.utils.translation import gettext as _, ngettext
 
 from ml.speech import SpeechError, synthesize
 from projects.uploads import ingest
-from speech.models import Speech
+from rendering.quotas import QuotaExceeded
+from speech.models import ScriptBatch, Speech
 
 log = logging.getLogger(__name__)
 #: At most one progress write per this many seconds (the row is what the page polls).
@@ -29,10 +32,51 @@ class _LocalFile(File):
 
 
 def synthesize_speech(speech_id: int) -> None:
-    claimed = Speech.objects.filter(pk=speech_id, status=Speech.Status.QUEUED).update(status=Speech.Status.RUNNING)
-    if not claimed:
+    if Speech.objects.filter(pk=speech_id, status=Speech.Status.QUEUED).update(status=Speech.Status.RUNNING):
+        _speak(Speech.objects.select_related("project").get(pk=speech_id))
+
+
+def speak_script_batch(plan_id: int) -> None:
+    if not ScriptBatch.objects.filter(pk=plan_id, status=ScriptBatch.Status.QUEUED).update(
+            status=ScriptBatch.Status.RUNNING):
         return
-    speech = Speech.objects.select_related("project").get(pk=speech_id)
+    plan = ScriptBatch.objects.select_related("project", "owner", "template", "template__avatar").get(pk=plan_id)
+    speeches = list(plan.speeches.select_related("project").order_by("position"))
+    for speech in speeches:
+        Speech.objects.filter(pk=speech.pk).update(status=Speech.Status.RUNNING)
+        _speak(speech)
+    _start_render_batch(plan)
+
+
+def _start_render_batch(plan: ScriptBatch) -> None:
+    from rendering import services
+
+    speeches = list(plan.speeches.select_related("asset").order_by("position"))
+    spoken = [s.asset for s in speeches if s.status == Speech.Status.SUCCEEDED and s.asset]
+    failed = [s for s in speeches if s.status == Speech.Status.FAILED]
+    notes = []
+    if failed:
+        notes.append(ngettext("%(count)d script could not be spoken: %(titles)s.",
+                              "%(count)d scripts could not be spoken: %(titles)s.", len(failed))
+                     % {"count": len(failed), "titles": ", ".join(f"“{s.title}”" for s in failed[:10])})
+    template = plan.template
+    if template is None:
+        notes.append(_("The template was deleted before the videos could start."))
+    elif spoken:
+        # Each item keeps its script's recording: named "title × template", one zip folder per title.
+        items = [services.Item(template.avatar, template, audio) for audio in spoken]
+        try:
+            batch = services.create_batch(plan.owner, plan.project, plan.name, spoken[0], items, dict(template.settings))
+        except QuotaExceeded as error:
+            notes.append(error.message)
+        else:
+            ScriptBatch.objects.filter(pk=plan.pk).update(status=ScriptBatch.Status.SUCCEEDED, batch=batch,
+                                                          error=" ".join(notes))
+            return
+    ScriptBatch.objects.filter(pk=plan.pk).update(status=ScriptBatch.Status.FAILED, error=" ".join(notes))
+
+
+def _speak(speech: Speech) -> None:
     root = Path(settings.HEYGEM_SCRATCH_DIR)
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"speech-{speech.pk}-", dir=root))
@@ -62,8 +106,7 @@ def synthesize_speech(speech_id: int) -> None:
         _fail(speech, str(err))
     except Exception:
         log.exception("speech %s failed", speech.pk)
-        _fail(speech, "")
-        raise
+        _fail(speech, _("The speech could not be made (an unexpected error; the administrator can see it in the log)."))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -5,7 +5,41 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from projects.models import Asset, Project
+from projects.models import Asset, Project, Template
+
+
+class ScriptBatch(models.Model):
+    """Scripts (typed, or rows of a CSV) against one template: each script is
+    spoken, then one render batch pairs every speech with the template."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Speaking")
+        SUCCEEDED = "succeeded", _("Rendering started")
+        FAILED = "failed", _("Failed")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="script_batches")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(Template, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    batch = models.ForeignKey("rendering.RenderBatch", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("speech:script_batch", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
 class Speech(models.Model):
@@ -32,6 +66,9 @@ class Speech(models.Model):
     #: Findings for the member: {"unsupported": [...], "mismatch": "han"|None}.
     findings = models.JSONField(default=dict, blank=True)
     asset = models.ForeignKey(Asset, on_delete=models.SET_NULL, null=True, blank=True, related_name="speeches")
+    script_batch = models.ForeignKey(ScriptBatch, on_delete=models.CASCADE, null=True, blank=True,
+                                     related_name="speeches")
+    position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,8 +8,9 @@ from django.views.decorators.http import require_http_methods
 from projects import access
 from rendering.quotas import QuotaExceeded
 from speech import services
-from speech.forms import SpeechForm
-from speech.models import Speech
+from speech.forms import ScriptBatchForm, SpeechForm
+from speech.models import ScriptBatch, Speech
+from speech.voices import language_of
 
 
 def _get_speech(request: HttpRequest, pk: int) -> Speech:
@@ -50,3 +51,32 @@ def speech_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def speech_status(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(_get_speech(request, pk).state())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    initial = {"template": request.GET.get("template")}
+    form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            plan = services.start_script_batch(
+                request.user, project, name=data["name"], template=data["template"], scripts=data["rows"],
+                voice=data["voice_name"], language=language_of(data["voice_name"]) or "", speed=data["speed"])
+        except QuotaExceeded as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect(plan)
+    return render(request, "speech/script_batch_form.html", {"form": form, "project": project})
+
+
+@login_required
+def script_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(access.in_visible_projects(ScriptBatch.objects.select_related("project", "batch"),
+                                                        request.user), pk=pk)
+    if plan.batch_id and request.GET.get("follow") == "1":
+        return redirect(plan.batch)
+    speeches = plan.speeches.select_related("asset").order_by("position")
+    return render(request, "speech/script_batch.html", {"plan": plan, "project": plan.project, "speeches": speeches})

@@ -15,7 +15,7 @@ from django.urls import reverse
 from projects.models import Asset, Template, default_render_settings
 from rendering.models import RenderBatch, Status
 from rendering.worker import run_worker
-from speech.models import Speech
+from speech.models import ScriptBatch, Speech
 from tests.rendering.helpers import finish, statuses
 from tests.streams import body
 
@@ -155,3 +155,99 @@ def test_the_asset_page_says_it_was_spoken_from_a_script(alice_client, project):
     speech = spoken(alice_client, project, ENGLISH, "espeak:en-us", title="Intro")
     page = alice_client.get(speech.asset.get_absolute_url()).content.decode()
     assert "from a script" in page and ENGLISH in page and "espeak:en-us" in page
+
+
+# --- templates with a voice, and scripts × one template (typed or CSV) ---
+
+
+@pytest.fixture
+def voiced_template(alice_client, project, video):
+    response = alice_client.post(reverse("projects:template_create", args=[project.pk]), {
+        "name": "Studio", "avatar": video.pk, "voice": "espeak:en-gb", "voice_speed": "0.9", **SETTINGS})
+    assert response.status_code == 302
+    return Template.objects.get(name="Studio")
+
+
+def csv_upload(text: str, name: str = "course.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, text.encode("utf-8-sig"), content_type="text/csv")
+
+
+def test_a_template_keeps_its_voice(alice_client, voiced_template):
+    assert voiced_template.settings["voice"] == {"voice": "espeak:en-gb", "language": "en-gb", "speed": 0.9}
+    page = alice_client.get(reverse("projects:template_edit", args=[voiced_template.pk])).content.decode()
+    assert '<option value="espeak:en-gb" selected>' in page
+
+
+def test_a_csv_of_scripts_against_a_template_makes_a_whole_course(alice_client, project, voiced_template):
+    course = ("Title,Script\n"
+              "Intro,\"Welcome to the course. We start with the basics.\"\n"
+              ",\n"
+              "Week 1,Plants need light and water.\n"
+              "Week 2,\"Animals need food, water and shelter.\"\n")
+    response = alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Biology", "template": voiced_template.pk, "scripts_csv": csv_upload(course)})
+    plan = ScriptBatch.objects.get()
+    assert response.status_code == 302 and response["Location"] == plan.get_absolute_url()
+    assert [s.title for s in plan.speeches.order_by("position")] == ["Intro", "Week 1", "Week 2"]
+    run_worker(["default"], burst=True)
+    plan.refresh_from_db()
+    assert plan.status == ScriptBatch.Status.SUCCEEDED, plan.error
+    speeches = list(plan.speeches.order_by("position"))
+    assert all(s.voice == "espeak:en-gb" and s.speed == 0.9 and s.asset.kind == "audio" for s in speeches)
+    renders = list(plan.batch.renders.order_by("position"))
+    assert [r.title for r in renders] == ["Intro × Studio", "Week 1 × Studio", "Week 2 × Studio"]
+    assert [r.speech for r in renders] == [s.asset for s in speeches]
+    assert all(r.template == voiced_template and r.status == Status.QUEUED for r in renders)
+    follow = alice_client.get(plan.get_absolute_url() + "?follow=1")
+    assert follow["Location"] == plan.batch.get_absolute_url()
+
+
+def test_typed_scripts_times_one_template_make_one_video_each(alice_client, project, voiced_template):
+    scripts = "First lesson about stars.\n---\nSecond lesson about planets.\n  ---  \nThird lesson about moons."
+    alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Space", "template": voiced_template.pk, "voice": "espeak:en-us", "scripts": scripts})
+    run_worker(["default"], burst=True)
+    plan = ScriptBatch.objects.get()
+    assert plan.status == ScriptBatch.Status.SUCCEEDED, plan.error
+    assert [r.title for r in plan.batch.renders.order_by("position")] == [
+        "First lesson about stars. × Studio", "Second lesson about planets. × Studio",
+        "Third lesson about moons. × Studio"]
+    assert set(plan.speeches.values_list("voice", flat=True)) == {"espeak:en-us"}  # chosen over the template's
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("Name,Body\nA,Hello\n", "The CSV needs a “title” and a “script” column in its first row."),
+        ("title,script\nA,Hello there\nB,🎉\n", "Row 3 (“B”) has no words to speak."),
+        ("title,script\n", "No scripts found."),
+    ],
+)
+def test_a_bad_csv_says_what_is_wrong_and_starts_nothing(alice_client, project, voiced_template, csv_text, message):
+    response = alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Bad", "template": voiced_template.pk, "scripts_csv": csv_upload(csv_text)})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not ScriptBatch.objects.exists() and not Speech.objects.exists()
+
+
+def test_a_csv_that_is_not_utf8_is_refused(alice_client, project, voiced_template):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("course.csv", "title,script\nÉté,Bonjour à tous\n".encode("latin-1"))
+    response = alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Bad", "template": voiced_template.pk, "scripts_csv": upload})
+    assert "The CSV is not UTF-8 text" in response.content.decode()
+    assert not ScriptBatch.objects.exists()
+
+
+def test_outsiders_get_404_for_script_batches(bob_client, alice_client, project, voiced_template):
+    alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Mine", "template": voiced_template.pk, "scripts": "Hello class."})
+    plan = ScriptBatch.objects.get()
+    assert bob_client.get(plan.get_absolute_url()).status_code == 404
+    assert bob_client.get(reverse("speech:script_batch_create", args=[project.pk])).status_code == 404
+    response = bob_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Theirs", "template": voiced_template.pk, "scripts": "Hello class."})
+    assert response.status_code == 404 and ScriptBatch.objects.count() == 1
