@@ -74,7 +74,6 @@ def render_item(render_id: int) -> None:
 
 
 def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
-    batch = render.batch
     for asset in (render.speech, render.source):
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise MissingInput()
@@ -135,7 +134,6 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
 
 def manifest(render: Render, result) -> dict:
     """Everything needed to reproduce this output."""
-    batch = render.batch
     return {
         "audio": {"name": render.speech.original_name, "sha256": render.speech.sha256},
         "video": {"name": render.source.original_name, "sha256": render.source.sha256},

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ml.speech import SpeechError, synthesize
 from projects.uploads import ingest

@@ -6,7 +6,8 @@ from __future__ import annotations
 import django_rq
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from projects.models import Project, Template
 from rendering import quotas

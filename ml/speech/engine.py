@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import neural, text as texts
+from . import neural
+from . import text as texts
 from .errors import SpeechError, VoiceNotFound
 
 MAX_CHARS = 20_000
