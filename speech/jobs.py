@@ -104,12 +104,27 @@ def _speak(speech: Speech) -> None:
                                                    findings=findings)
         log.info("speech %s: %.1f s of audio", speech.pk, result.duration)
     except SpeechError as err:
-        _fail(speech, str(err))
+        _fail(speech, speech_error_text(err))
     except Exception:
         log.exception("speech %s failed", speech.pk)
         _fail(speech, _("The speech could not be made (an unexpected error; the administrator can see it in the log)."))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def speech_error_text(err: SpeechError) -> str:
+    """The engine's error in the member's language (the engine speaks English only)."""
+    texts = {
+        "too_long": _("The script is too long: %(length)s characters, the limit is %(limit)s."),
+        "empty": _("The script has no words to speak."),
+        "bad_speed": _("The speed must be between 0.5 and 2."),
+        "voice_not_found": _("The voice “%(voice)s” is not installed (any more)."),
+        "voice_corrupt": _("The voice's files are damaged; ask your administrator to install it again."),
+        "silent": _("The voice produced silence for this script: try another voice for its language."),
+    }
+    params = {"voice": "", "length": "", "limit": "", **{k: (f"{v:,}" if isinstance(v, int) else v)
+                                                        for k, v in err.params.items()}}
+    return texts[err.code] % params if err.code in texts else str(err)
 
 
 def _fail(speech: Speech, message: str) -> None:

@@ -251,3 +251,14 @@ def test_outsiders_get_404_for_script_batches(bob_client, alice_client, project,
     response = bob_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
         "name": "Theirs", "template": voiced_template.pk, "scripts": "Hello class."})
     assert response.status_code == 404 and ScriptBatch.objects.count() == 1
+
+
+def test_a_voice_removed_after_the_script_was_queued_fails_with_a_sentence(alice_client, project):
+    response = speak(alice_client, project, ENGLISH, "espeak:en-us")
+    assert response.status_code == 302
+    Speech.objects.update(voice="gone-voice")  # as if the admin removed it meanwhile
+    run_worker(["default"], burst=True)
+    speech = Speech.objects.get()
+    assert speech.status == Speech.Status.FAILED and speech.asset is None
+    assert speech.error == "The voice “gone-voice” is not installed (any more)."
+    assert speech.error in alice_client.get(speech.get_absolute_url()).content.decode()
