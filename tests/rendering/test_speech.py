@@ -262,3 +262,22 @@ def test_a_voice_removed_after_the_script_was_queued_fails_with_a_sentence(alice
     assert speech.status == Speech.Status.FAILED and speech.asset is None
     assert speech.error == "The voice “gone-voice” is not installed (any more)."
     assert speech.error in alice_client.get(speech.get_absolute_url()).content.decode()
+
+
+def test_deleting_one_recording_of_a_batch_keeps_the_videos_of_the_others(alice_client, alice, project, video):
+    from projects.deletion import for_asset
+    from rendering import services
+
+    first, second = (spoken(alice_client, project, f"Part {n}.", "espeak:en-us", title=f"Part {n}").asset
+                     for n in (1, 2))
+    presenters = [services.Item(video)]
+    batch = services.create_batch(alice, project, "Two parts", first, services.pairings([first, second], presenters),
+                                  default_render_settings())
+    for render in batch.renders.all():
+        finish(render)
+    for_asset(first).execute()
+    batch.refresh_from_db()
+    assert batch.audio == second
+    assert [r.title for r in batch.renders.all()] == ["Part 2 × presenter.mp4"]
+    for_asset(second).execute()
+    assert not RenderBatch.objects.exists()
