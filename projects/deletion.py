@@ -145,8 +145,10 @@ def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
     in_project = Q(project=project) if project is not None else Q(pk__in=[])
     # A batch of several recordings (every item has its own) only loses the
     # items of the deleted recording; one that speaks its batch audio goes whole.
-    speaks_batch_audio = Exists(Render.objects.filter(batch=OuterRef("pk"), audio=None))
-    whole = Q(pk__in=RenderBatch.objects.filter(speaks_batch_audio, audio__in=assets).values("pk")) | in_project
+    # (Asked as "has an item with another recording", which deleting the
+    # renders first does not change: the querysets are evaluated again then.)
+    keeps_another = Exists(Render.objects.filter(batch=OuterRef("pk"), audio__isnull=False).exclude(audio__in=assets))
+    whole = Q(pk__in=RenderBatch.objects.filter(~keeps_another, audio__in=assets).values("pk")) | in_project
     uses = Q(source__in=assets) | Q(audio__in=assets)
     used = set(Render.objects.filter(uses).values_list("batch_id", flat=True))
     # A batch left without a single render would be an empty row on the project page.
