@@ -281,3 +281,16 @@ def test_deleting_one_recording_of_a_batch_keeps_the_videos_of_the_others(alice_
     assert [r.title for r in batch.renders.all()] == ["Part 2 × presenter.mp4"]
     for_asset(second).execute()
     assert not RenderBatch.objects.exists()
+
+
+def test_install_models_refuses_a_corrupt_voice_and_lists_nothing(tmp_path, settings, capsys):
+    from django.core.management.base import CommandError
+
+    settings.HEYGEM_MODEL_DIR = tmp_path / "models"
+    (tmp_path / "en_US-x.onnx").write_bytes(b"not an onnx model" * 100)
+    (tmp_path / "tokens.txt").write_text("a 0\n")
+    with pytest.raises(CommandError, match="refused"):
+        call_command("install_models", "--voice", str(tmp_path / "en_US-x.onnx"), "--voice-language", "en-us")
+    assert "en_US-x.onnx is not a loadable ONNX voice model" in capsys.readouterr().err
+    call_command("speak", "--list-voices")
+    assert "natural (installed)" not in capsys.readouterr().out
