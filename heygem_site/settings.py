@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "rendering",
+    "speech",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,8 @@ HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
 # member; storage per member in MB (uploads, posters, outputs; 0 = no quota).
 HEYGEM_MAX_BATCH_ITEMS = env_int("HEYGEM_MAX_BATCH_ITEMS", 200, minimum=1)
 HEYGEM_MAX_ACTIVE_ITEMS = env_int("HEYGEM_MAX_ACTIVE_ITEMS", 500, minimum=1)
+# Scripts one member may have waiting or being spoken at once (speech from a script).
+HEYGEM_SPEECH_ACTIVE_MAX = env_int("HEYGEM_SPEECH_ACTIVE_MAX", 5, minimum=1)
 HEYGEM_STORAGE_QUOTA_MB = env_int("HEYGEM_STORAGE_QUOTA_MB", 0, minimum=0)
 # Delete rendered outputs older than this many days (history rows stay, marked
 # "output deleted"); empty or 0 = keep outputs until an admin cleans up.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("", include("rendering.urls")),
     path("api/v1/", include("api.urls")),
+    path("", include("speech.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("ops/", include("rendering.ops_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -9,8 +9,9 @@ the confirmation page has said what goes and how much space it frees:
 - a project: its assets, templates, batches, renders, and every file of them
   (uploads, posters, outputs);
 - an asset: the batches whose voice recording it is, the renders it is the
-  presenter of (a batch left with no render goes too), the templates built on
-  it, and their outputs.
+  presenter or the own recording of (a batch left with no render goes too;
+  a batch of several recordings keeps the items of the others), the
+  templates built on it, and their outputs.
 
 Active renders are cancelled first, so their jobs leave the queue and a running
 worker stops. Files are deleted through each field's storage (local disk or
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.fields.files import FieldFile
 
 from projects.models import Asset, Project, Template
@@ -109,6 +110,10 @@ class Deletion:
             files += [_stored(r.output) for r in renders]
             self.renders.delete()
             self.batches.delete()
+            for batch in RenderBatch.objects.filter(audio__in=self.assets).exclude(renders=None):
+                # Its first recording goes; the batch now shows one of those it keeps.
+                batch.audio_id = batch.renders.order_by("position").values_list("audio_id", flat=True).first()
+                batch.save(update_fields=["audio"])
             self.templates.delete()
             self.assets.delete()
             if self.project is not None:
@@ -138,16 +143,22 @@ def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
     # The project's own batches and templates, and, should the admin have
     # mixed projects, any other that uses one of its assets.
     in_project = Q(project=project) if project is not None else Q(pk__in=[])
-    whole = Q(audio__in=assets) | in_project
-    used = set(Render.objects.filter(source__in=assets).values_list("batch_id", flat=True))
+    # A batch of several recordings (every item has its own) only loses the
+    # items of the deleted recording; one that speaks its batch audio goes whole.
+    # (Asked as "has an item with another recording", which deleting the
+    # renders first does not change: the querysets are evaluated again then.)
+    keeps_another = Exists(Render.objects.filter(batch=OuterRef("pk"), audio__isnull=False).exclude(audio__in=assets))
+    whole = Q(pk__in=RenderBatch.objects.filter(~keeps_another, audio__in=assets).values("pk")) | in_project
+    uses = Q(source__in=assets) | Q(audio__in=assets)
+    used = set(Render.objects.filter(uses).values_list("batch_id", flat=True))
     # A batch left without a single render would be an empty row on the project page.
-    kept = set(Render.objects.filter(batch_id__in=used).exclude(source__in=assets).values_list("batch_id", flat=True))
+    kept = set(Render.objects.filter(batch_id__in=used).exclude(uses).values_list("batch_id", flat=True))
     whole |= Q(pk__in=used - kept)
     return Deletion(
         assets=assets,
         templates=Template.objects.filter(Q(avatar__in=assets) | in_project),
         batches=RenderBatch.objects.filter(whole),
-        renders=Render.objects.filter(Q(source__in=assets) | Q(batch__in=RenderBatch.objects.filter(whole))),
+        renders=Render.objects.filter(uses | Q(batch__in=RenderBatch.objects.filter(whole))),
         project=project,
     )
 

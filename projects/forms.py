@@ -75,17 +75,37 @@ class TemplateForm(RenderSettingsForm):
         label=_("Presenter video or image"), queryset=Asset.objects.none(), empty_label=_("Choose a presenter")
     )
 
+    voice = forms.ChoiceField(
+        label=_("Voice for scripts"), required=False,
+        help_text=_("With a voice, a script (or a CSV of scripts) becomes videos of this presenter in one step."),
+    )
+    voice_speed = forms.FloatField(label=_("Speed of the voice"), required=False, min_value=0.5, max_value=2.0,
+                                   initial=1.0, widget=forms.NumberInput(attrs={"step": "0.05"}))
+
     field_order = ["name", "avatar"]
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["avatar"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
+        from speech.voices import voice_choices  # loads the speech library: only where the picker is shown
+
+        self.fields["voice"].choices = [("", _("No voice (voice recordings only)")), *voice_choices()]
+
+    @staticmethod
+    def voice_initial(settings: dict | None) -> dict:
+        voice = (settings or {}).get("voice") or {}
+        return {"voice": voice.get("voice", ""), "voice_speed": voice.get("speed", 1.0)}
 
     def save(self, project: Project, instance: Template | None = None) -> Template:
+        from speech.voices import language_of
+
         template = instance or Template(project=project)
         template.name = self.cleaned_data["name"]
         template.avatar = self.cleaned_data["avatar"]
         template.settings = self.settings_dict()
+        if voice := self.cleaned_data.get("voice"):
+            template.settings["voice"] = {"voice": voice, "language": language_of(voice),
+                                          "speed": self.cleaned_data.get("voice_speed") or 1.0}
         template.save()
         project.touch()
         return template

@@ -254,7 +254,8 @@ def template_create(request: HttpRequest, pk: int) -> HttpResponse:
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     template = access.get_template(request, pk, need=access.EDIT)
     project = template.project
-    initial = {**RenderSettingsForm.initial_from(template.settings), "name": template.name, "avatar": template.avatar_id}
+    initial = {**RenderSettingsForm.initial_from(template.settings), "name": template.name, "avatar": template.avatar_id,
+               **TemplateForm.voice_initial(template.settings)}
     form = TemplateForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
         form.save(project, instance=template)

@@ -32,7 +32,7 @@ def get_batch(request: HttpRequest, pk: int, need: str = VIEW) -> RenderBatch:
 
 def get_render(request: HttpRequest, pk: int, need: str = VIEW) -> Render:
     item = get_object_or_404(
-        renders_for(request.user).select_related("batch", "batch__project", "batch__audio", "source", "template"),
+        renders_for(request.user).select_related("batch", "batch__project", "batch__audio", "audio", "source", "template"),
         pk=pk,
     )
     require(request.user, item.batch.project, need)

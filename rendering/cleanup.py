@@ -133,8 +133,10 @@ def _leftovers() -> list[Candidate]:
 def _in_use_hashes() -> set[str]:
     """sha256 of every input of a queued or running render."""
     active = Render.objects.filter(status__in=ACTIVE)
-    return set(active.values_list("source__sha256", flat=True)) | set(
-        active.values_list("batch__audio__sha256", flat=True)
+    return (
+        set(active.values_list("source__sha256", flat=True))
+        | set(active.values_list("batch__audio__sha256", flat=True))
+        | set(active.exclude(audio=None).values_list("audio__sha256", flat=True))
     )
 
 
@@ -187,7 +189,9 @@ def _cache_sha(path: Path) -> str:
 
 
 def _batch_audio_ids() -> set[int]:
-    return set(RenderBatch.objects.values_list("audio_id", flat=True))
+    return set(RenderBatch.objects.values_list("audio_id", flat=True)) | set(
+        Render.objects.exclude(audio=None).values_list("audio_id", flat=True)
+    )
 
 
 def _delete(candidate: Candidate) -> bool:

@@ -22,19 +22,25 @@ class BatchForm(RenderSettingsForm):
         label=_("Voice recording"), queryset=Asset.objects.none(), required=False, empty_label=_("— choose —")
     )
     audio_file = forms.FileField(label=_("…or upload a new recording"), required=False)
+    more_audios = _AssetChoice(
+        label=_("More recordings or speeches"), queryset=Asset.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Each recording ticked here is spoken by every presenter too: 3 recordings × 2 presenters make 6 videos."),
+    )
     videos = _AssetChoice(label=_("Presenter videos and images"), queryset=Asset.objects.none(), required=False,
                           widget=forms.CheckboxSelectMultiple)
     templates = forms.ModelMultipleChoiceField(label=_("Templates (use their own settings)"),
                                                queryset=Template.objects.none(), required=False,
                                                widget=forms.CheckboxSelectMultiple)
 
-    field_order = ["name", "audio", "audio_file", "videos", "templates"]
+    field_order = ["name", "audio", "audio_file", "more_audios", "videos", "templates"]
 
     def __init__(self, *args, project: Project, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
         self.user = user  # who starts the batch: whose quotas apply
         self.fields["audio"].queryset = project.assets.filter(kind=Asset.Kind.AUDIO)
+        self.fields["more_audios"].queryset = project.assets.filter(kind=Asset.Kind.AUDIO)
         self.fields["videos"].queryset = project.assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])
         # The project's own templates, and the team library's (used where they
         # are, never copied: a batch references the library's presenter file).
@@ -55,10 +61,21 @@ class BatchForm(RenderSettingsForm):
             # Checked again when the batch is created; here so an uploaded
             # recording is not stored for a batch that cannot start.
             try:
-                check_new_renders(self.user, len(data.get("videos") or []) + len(data.get("templates") or []))
+                check_new_renders(self.user, self.item_count())
             except QuotaExceeded as error:
                 self.add_error(None, error.message)
         return data
+
+    def audio_count(self) -> int:
+        """The recordings this batch pairs with its presenters (an uploaded one counts as one)."""
+        data = self.cleaned_data
+        main = data.get("audio")
+        extra = [a for a in data.get("more_audios") or [] if a != main]
+        return (1 if main or data.get("audio_file") else 0) + len(extra)
+
+    def item_count(self) -> int:
+        presenters = len(self.cleaned_data.get("videos") or []) + len(self.cleaned_data.get("templates") or [])
+        return presenters * max(1, self.audio_count())
 
 
 class HistoryFilter(forms.Form):

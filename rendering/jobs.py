@@ -46,7 +46,7 @@ def render_item(render_id: int) -> None:
     if not Render.objects.claim(render_id, worker_name()):
         log.info("render %s is not queued any more; skipping", render_id, extra={"render_id": render_id})
         return
-    render = Render.objects.select_related("batch", "batch__audio", "source", "batch__project").get(pk=render_id)
+    render = Render.objects.select_related("batch", "batch__audio", "audio", "source", "batch__project").get(pk=render_id)
     log.info("render started", extra={"render_id": render.pk, "batch_id": render.batch_id, "job_id": render.job_id})
     publish(render)
     scratch = Path(tempfile.mkdtemp(prefix=f"render-{render.pk}-", dir=_scratch_root()))
@@ -74,8 +74,7 @@ def render_item(render_id: int) -> None:
 
 
 def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
-    batch = render.batch
-    for asset in (batch.audio, render.source):
+    for asset in (render.speech, render.source):
         if not asset.file or not asset.file.storage.exists(asset.file.name):
             raise MissingInput()
     loading = engines.loaded_engine() is None
@@ -90,8 +89,8 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
     reporter.log(gettext_noop("Rendering on the GPU.") if engine.device.type == "cuda" else gettext_noop("Rendering on the CPU."))
     if engines.uses_test_model(engine):
         reporter.log(gettext_noop("Test model: the mouth is noise, not lip-sync. Install the Wav2Lip weights for real output."))
-    audio_path = local_file(batch.audio.file, scratch, "audio" + batch.audio.extension)
-    feats = batch_audio_features(batch.audio, audio_path, reporter.log, reporter.cancelled.is_set)
+    audio_path = local_file(render.speech.file, scratch, "audio" + render.speech.extension)
+    feats = batch_audio_features(render.speech, audio_path, reporter.log, reporter.cancelled.is_set)
     face_path = local_file(render.source.file, scratch, "face" + render.source.extension)
     outfile = scratch / "output.mp4"
     result = engine.render(
@@ -135,9 +134,8 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
 
 def manifest(render: Render, result) -> dict:
     """Everything needed to reproduce this output."""
-    batch = render.batch
     return {
-        "audio": {"name": batch.audio.original_name, "sha256": batch.audio.sha256},
+        "audio": {"name": render.speech.original_name, "sha256": render.speech.sha256},
         "video": {"name": render.source.original_name, "sha256": render.source.sha256},
         "template": render.template.name if render.template_id else None,
         # Which template, from which project (a team library's, maybe): its
@@ -209,7 +207,7 @@ def member_names(render: Render, text: str) -> str:
     """The engine names the files it opened: the storage key (uploads/…/3f9a….mp4)
     or the scratch copy (face.mp4). The member knows them by the names they uploaded."""
     names = {}
-    for asset, scratch_stem in ((render.source, "face"), (render.batch.audio, "audio")):
+    for asset, scratch_stem in ((render.source, "face"), (render.speech, "audio")):
         names[Path(asset.file.name).name] = asset.original_name
         names[scratch_stem + asset.extension] = asset.original_name
     # One pass, whole names only: "face.mp4" inside "myface.mp4" is left alone.

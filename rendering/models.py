@@ -173,12 +173,16 @@ def _output_key(instance: Render, filename: str) -> str:
 
 
 class Render(models.Model):
-    """One output of a batch: a presenter video (or template) with the batch audio."""
+    """One output of a batch: a presenter video (or template) with its audio
+    (the item's own when the batch has several, else the batch's)."""
 
     batch = models.ForeignKey(RenderBatch, on_delete=models.CASCADE, related_name="renders")
     position = models.PositiveIntegerField(default=0)
     source = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="renders", verbose_name=_("presenter"))
     template = models.ForeignKey(Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="renders")
+    # Set when the batch pairs several recordings with its presenters; empty: the batch's audio.
+    audio = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="voiced_renders",
+                              verbose_name=_("audio"))
     settings = models.JSONField(default=dict)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -241,13 +245,34 @@ class Render(models.Model):
         return error_text(self.error_code, self.message, image=self.source.kind == Asset.Kind.IMAGE)
 
     @property
-    def title(self) -> str:
+    def speech(self) -> Asset:
+        """The audio this item speaks."""
+        return self.audio if self.audio_id else self.batch.audio
+
+    @property
+    def presenter_title(self) -> str:
         return self.template.name if self.template else self.source.original_name
 
     @property
+    def title(self) -> str:
+        """The presenter; "recording × presenter" when the batch has several recordings."""
+        if not self.audio_id:
+            return self.presenter_title
+        return f"{self.audio.original_name.rsplit('.', 1)[0]} × {self.presenter_title}"
+
+    @property
+    def presenter_stem(self) -> str:
+        return self.presenter_title if self.template_id else self.presenter_title.rsplit(".", 1)[0]
+
+    @property
+    def file_stem(self) -> str:
+        if not self.audio_id:
+            return self.presenter_stem
+        return f"{self.audio.original_name.rsplit('.', 1)[0]} - {self.presenter_stem}"
+
+    @property
     def download_name(self) -> str:
-        stem = self.title.rsplit(".", 1)[0] if not self.template else self.title
-        return f"{stem} - {self.batch.name}.mp4"
+        return f"{self.file_stem} - {self.batch.name}.mp4"
 
     def event(self, message: str = "") -> dict:
         """The progress payload (DESIGN.md), one shape for every event."""

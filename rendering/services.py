@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 class Item:
     source: Asset
     template: Template | None = None
+    #: This item's own recording; None: the batch's audio.
+    audio: Asset | None = None
+
+
+def pairings(audios: list[Asset], presenters: list[Item]) -> list[Item]:
+    """Every recording with every presenter, grouped by recording (one
+    recording: the presenters alone, as a batch always was)."""
+    if len(audios) <= 1:
+        return list(presenters)
+    return [Item(p.source, p.template, audio) for audio in audios for p in presenters]
 
 
 def create_batch(user, project: Project, name: str, audio: Asset, items: list[Item], settings: dict) -> RenderBatch:
@@ -47,6 +57,7 @@ def create_batch(user, project: Project, name: str, audio: Asset, items: list[It
                 position=position,
                 source=item.source,
                 template=item.template,
+                audio=item.audio,
                 settings=dict(item.template.settings) if item.template else dict(settings),
             )
             queues.enqueue_render(render)
@@ -111,7 +122,7 @@ def rerun(render: Render, user) -> RenderBatch:
     """One click in the history: the same inputs and settings, as a new batch of one."""
     batch = render.batch
     return create_batch(
-        user, batch.project, batch.name, batch.audio, [Item(render.source, render.template)], render.settings
+        user, batch.project, batch.name, render.speech, [Item(render.source, render.template)], render.settings
     )
 
 

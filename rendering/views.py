@@ -32,7 +32,9 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_access.get_project(request, pk, need=access.EDIT)
     initial = BatchForm.initial_from(None)
     initial["name"] = _("Batch %(date)s") % {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
-    for key in ("audio", "videos", "templates"):
+    if "audio" in request.GET:  # one recording (the select compares a single value)
+        initial["audio"] = request.GET["audio"]
+    for key in ("more_audios", "videos", "templates"):
         if key in request.GET:
             initial[key] = request.GET.getlist(key)
     form = BatchForm(request.POST or None, request.FILES or None, project=project, user=request.user, initial=initial)
@@ -53,7 +55,10 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
             # Items in the order the user ticked them in the form.
             videos = _in_posted_order(form.cleaned_data["videos"], request.POST.getlist("videos"))
             templates = _in_posted_order(form.cleaned_data["templates"], request.POST.getlist("templates"))
-            items = [services.Item(video) for video in videos] + [services.Item(t.avatar, t) for t in templates]
+            presenters = [services.Item(video) for video in videos] + [services.Item(t.avatar, t) for t in templates]
+            extra = _in_posted_order(form.cleaned_data["more_audios"], request.POST.getlist("more_audios"))
+            audios = [audio, *(a for a in extra if a != audio)]
+            items = services.pairings(audios, presenters)
             try:
                 batch = services.create_batch(
                     request.user, project, form.cleaned_data["name"], audio, items, form.settings_dict()
@@ -73,7 +78,7 @@ def batch_create(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = access.get_batch(request, pk)
-    renders = list(batch.renders.select_related("source", "template"))
+    renders = list(batch.renders.select_related("source", "template", "audio"))
     counts = batch.counts()
     context = {
         "batch": batch,
@@ -82,6 +87,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "counts": counts,
         "finished": counts["finished"],
         "summary": batch_summary(counts),
+        "several_audios": len({r.audio_id for r in renders if r.audio_id}),
         "downloadable": any(r.has_output for r in renders),
         "model_installed": model_installed(),
         "can_edit": project_access.may_edit(request.user, batch.project),
@@ -164,11 +170,16 @@ def render_file(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_zip(request: HttpRequest, pk: int) -> HttpResponse:
     """All outputs that succeeded so far, as one zip (streamed)."""
     batch = access.get_batch(request, pk)
-    done = [r for r in batch.renders.select_related("source", "template") if r.has_output]
+    done = [r for r in batch.renders.select_related("source", "template", "audio") if r.has_output]
     if not done:
         messages.info(request, _("No finished videos to download yet."))
         return redirect(batch)
-    names = unique_names(f"{safe_name(r.title.rsplit('.', 1)[0] if not r.template_id else r.title)}.mp4" for r in done)
+    # Several recordings: one folder per recording, the presenters inside it.
+    names = unique_names(
+        f"{safe_name(r.speech.original_name.rsplit('.', 1)[0])}/{safe_name(r.presenter_stem)}.mp4"
+        if r.audio_id else f"{safe_name(r.file_stem)}.mp4"
+        for r in done
+    )
     archive = zip_stream([(name, r.output) for name, r in zip(names, done)])
     response = StreamingHttpResponse(aiter_sync(iter(archive)), content_type="application/zip")
     response["Content-Length"] = str(len(archive))
@@ -194,7 +205,7 @@ def render_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     project = project_access.get_project(request, pk) if pk is not None else None
     renders = access.renders_for(request.user).select_related(
-        "batch", "batch__project", "batch__audio", "source", "template"
+        "batch", "batch__project", "batch__audio", "audio", "source", "template"
     )
     if project is not None:
         renders = renders.filter(batch__project=project)
@@ -208,7 +219,8 @@ def history(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if data["until"]:
             renders = renders.filter(created_at__lt=_day_start(data["until"]) + timezone.timedelta(days=1))
         if data["q"]:
-            renders = renders.filter(Q(batch__name__icontains=data["q"]) | Q(source__original_name__icontains=data["q"]))
+            renders = renders.filter(Q(batch__name__icontains=data["q"]) | Q(source__original_name__icontains=data["q"])
+                                     | Q(audio__original_name__icontains=data["q"]))
     page = Paginator(renders.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
     editable = project_access.projects_for(request.user, need=project_access.EDIT)
     editable_ids = set(editable.filter(pk__in={r.batch.project_id for r in page.object_list}).values_list("pk", flat=True))

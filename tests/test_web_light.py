@@ -10,7 +10,7 @@ import subprocess
 
 from tests.processes import ROOT, python
 
-HEAVY = ("torch", "librosa", "face_alignment", "numba")
+HEAVY = ("torch", "librosa", "face_alignment", "numba", "sherpa_onnx", "onnxruntime", "espeakng_loader")
 RSS_LIMIT_MIB = 150
 
 PROBE = f"""
@@ -21,7 +21,8 @@ from heygem_site.asgi import application
 from django.urls import get_resolver, resolve, reverse
 get_resolver().url_patterns
 for name, args in (("home", []), ("projects:list", []), ("rendering:batch", [1]), ("rendering:history", []),
-                   ("rendering:render_row", [1]), ("healthz", []), ("login", [])):
+                   ("rendering:render_row", [1]), ("healthz", []), ("login", []),
+                   ("speech:create", [1]), ("speech:detail", [1])):
     resolve(reverse(name, args=args))
 print(json.dumps({{
     "heavy": sorted(m for m in HEAVY if m in sys.modules),

@@ -20,12 +20,22 @@ class Command(BaseCommand):
                             help="a .pth file, or a folder holding them (repeatable)")
         parser.add_argument("--url", dest="urls", action="append", default=[], help="download from this URL")
         parser.add_argument("--name", help="file name for a custom (fine-tuned) checkpoint")
+        parser.add_argument("--voice", dest="voices", action="append", default=[],
+                            help="a VITS/Piper .onnx voice (tokens.txt beside it), or a folder holding one (repeatable)")
+        parser.add_argument("--voice-name", help="the name the voice picker shows (default: the file name)")
+        parser.add_argument("--voice-language", help="the voice's language code, e.g. en-us or cmn"
+                                                     " (default: from the Piper .onnx.json beside it)")
         parser.add_argument("--test-checkpoint", action="store_true",
                             help="write a randomly initialised checkpoint to check the whole pipeline before you"
                                  " have the weights (its mouth is noise, not lip-sync)")
 
-    def handle(self, *args, sources, urls, name, test_checkpoint, **options):
+    def handle(self, *args, sources, urls, name, test_checkpoint, voices, voice_name, voice_language, **options):
         model_dir = Path(settings.HEYGEM_MODEL_DIR)
+        if voices:
+            if sources or urls or name or test_checkpoint:
+                raise CommandError("--voice is installed on its own (no --from, --url, --name or --test-checkpoint).")
+            self._install_voices(voices, model_dir, voice_name, voice_language)
+            return
         if test_checkpoint:
             if sources or urls or name:
                 raise CommandError("--test-checkpoint takes no --from, --url or --name.")
@@ -76,6 +86,26 @@ class Command(BaseCommand):
                 self.stdout.write("Removed the test model: renders now use this checkpoint.")
         if failed:
             raise CommandError("Some files were refused; nothing of them was installed.")
+
+    def _install_voices(self, voices: list[str], model_dir: Path, name: str | None, language: str | None) -> None:
+        from ml.speech import SpeechError
+        from ml.speech.neural import install_voice
+
+        if name and len(voices) > 1:
+            raise CommandError("--voice-name names one voice; install the others separately.")
+        failed = False
+        for source in voices:
+            try:
+                voice = install_voice(Path(source), model_dir, name=name, language=language)
+            except SpeechError as err:
+                failed = True
+                self.stderr.write(self.style.ERROR(f"{Path(source).name}: {err}"))
+                continue
+            self.stdout.write(self.style.SUCCESS(
+                f"Installed voice {voice.name} ({voice.language}) in {voice.folder}; it is in the voice picker"
+                " after the web and workers restart."))
+        if failed:
+            raise CommandError("Some voices were refused; nothing of them was installed.")
 
     def _install_test(self, model_dir: Path) -> None:
         info = install_test_checkpoint(model_dir)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from projects import access
+from rendering.quotas import QuotaExceeded
+from speech import services
+from speech.forms import ScriptBatchForm, SpeechForm
+from speech.models import ScriptBatch, Speech
+from speech.voices import language_of
+
+
+def _get_speech(request: HttpRequest, pk: int) -> Speech:
+    """Visible when its project is (projects/access.py decides)."""
+    return get_object_or_404(access.in_visible_projects(Speech.objects.select_related("project", "asset"),
+                                                        request.user), pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def speech_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    form = SpeechForm(request.POST or None, initial={"voice": "espeak:en-us"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            speech = services.start_speech(request.user, project, title=data["title"], text=data["text"],
+                                           language=form.language(), voice=data["voice"], speed=data["speed"])
+        except QuotaExceeded as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect(speech)
+    return render(request, "speech/form.html", {"form": form, "project": project})
+
+
+@login_required
+def speech_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    speech = _get_speech(request, pk)
+    context = {
+        "speech": speech,
+        "project": speech.project,
+        "warnings": [w for w in (services.mismatch_warning(speech.findings),
+                                 services.unsupported_warning(speech.findings)) if w],
+    }
+    return render(request, "speech/detail.html", context)
+
+
+@login_required
+def speech_status(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(_get_speech(request, pk).state())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = access.get_project(request, pk)
+    initial = {"template": request.GET.get("template")}
+    form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            plan = services.start_script_batch(
+                request.user, project, name=data["name"], template=data["template"], scripts=data["rows"],
+                voice=data["voice_name"], language=language_of(data["voice_name"]) or "", speed=data["speed"])
+        except QuotaExceeded as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect(plan)
+    return render(request, "speech/script_batch_form.html", {"form": form, "project": project})
+
+
+@login_required
+def script_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(access.in_visible_projects(ScriptBatch.objects.select_related("project", "batch"),
+                                                        request.user), pk=pk)
+    if plan.batch_id and request.GET.get("follow") == "1":
+        return redirect(plan.batch)
+    speeches = plan.speeches.select_related("asset").order_by("position")
+    return render(request, "speech/script_batch.html", {"plan": plan, "project": plan.project, "speeches": speeches})
