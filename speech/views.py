@@ -14,15 +14,16 @@ from speech.voices import language_of
 
 
 def _get_speech(request: HttpRequest, pk: int) -> Speech:
-    """Visible when its project is (projects/access.py decides)."""
+    """Visible to the project's owner and members (projects/access.py decides);
+    not to everyone who may read a team library project."""
     return get_object_or_404(access.in_visible_projects(Speech.objects.select_related("project", "asset"),
-                                                        request.user), pk=pk)
+                                                        request.user, library=False), pk=pk)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def speech_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.EDIT)
     form = SpeechForm(request.POST or None, initial={"voice": "espeak:en-us"})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -56,7 +57,7 @@ def speech_status(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = access.get_project(request, pk)
+    project = access.get_project(request, pk, need=access.EDIT)
     initial = {"template": request.GET.get("template")}
     form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -75,7 +76,7 @@ def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def script_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(access.in_visible_projects(ScriptBatch.objects.select_related("project", "batch"),
-                                                        request.user), pk=pk)
+                                                        request.user, library=False), pk=pk)
     if plan.batch_id and request.GET.get("follow") == "1":
         return redirect(plan.batch)
     speeches = plan.speeches.select_related("asset").order_by("position")

@@ -18,6 +18,7 @@ from django.urls import reverse
 from projects import access
 from projects.models import Activity, Asset, Member, Project, Role, Template
 from rendering.models import Render, RenderBatch, Status
+from speech.models import Speech
 from tests.streams import body
 from tests.teamworld import World
 
@@ -37,6 +38,7 @@ def snapshot() -> dict:
         "batches": list(RenderBatch.objects.order_by("pk").values_list("pk", "name")),
         "renders": list(Render.objects.order_by("pk").values_list("pk", "status", "attempts")),
         "activity": Activity.objects.count(),
+        "speeches": list(Speech.objects.order_by("pk").values_list("pk", "text")),
     }
 
 
@@ -91,6 +93,12 @@ ACTIONS = {
     "batch new page": Action("get", lambda w: reverse("rendering:batch_create", args=[w.project.pk]), EDIT_PAGE),
     "batch start": Action("post", lambda w: reverse("rendering:batch_create", args=[w.project.pk]), EDIT_POST,
                           lambda w: {"name": "Week 3", "audio": w.audio.pk, "videos": [w.video.pk], **SETTINGS_FORM}),
+    "speech page": Action("get", lambda w: reverse("speech:create", args=[w.project.pk]), EDIT_PAGE),
+    "speech from a script": Action("post", lambda w: reverse("speech:create", args=[w.project.pk]), EDIT_POST,
+                                   lambda w: {"title": "Welcome", "text": "Welcome to week three.",
+                                              "voice": "espeak:en-us", "speed": 1.0}),
+    "videos from scripts page": Action("get", lambda w: reverse("speech:script_batch_create", args=[w.project.pk]),
+                                       EDIT_PAGE),
     "batch cancel": Action("post", lambda w: reverse("rendering:batch_cancel", args=[w.running_batch.pk]), EDIT_POST),
     "render cancel": Action("post", lambda w: reverse("rendering:render_cancel", args=[w.running.pk]), EDIT_POST),
     "render retry": Action("post", lambda w: reverse("rendering:render_retry", args=[w.failed.pk]), EDIT_POST),
