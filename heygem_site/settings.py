@@ -199,35 +199,51 @@ HEYGEM_S3_PART_MB = env_int("HEYGEM_S3_PART_MB", 16, minimum=5)
 HEYGEM_S3_DOWNLOADS = env_choice("HEYGEM_S3_DOWNLOADS", "presigned", ("presigned", "proxy"))
 # How long a presigned download link stays valid, in seconds.
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=10)
-if HEYGEM_STORAGE == "s3":
+
+
+def s3_storage(bucket: str | None, endpoint: str | None, region: str | None, access_key: str | None,
+               secret_key: str | None, addressing_style: str = "auto", part_mb: int = 16,
+               expire: int = 300) -> dict:
+    """The STORAGES entry for a bucket (also used by the tests, against a local S3 server)."""
     from boto3.s3.transfer import TransferConfig
 
-    _default_storage = {
+    if not bucket:
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is required when HEYGEM_STORAGE=s3")
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
-            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL"),
-            "region_name": env_str("AWS_S3_REGION_NAME"),
-            "access_key": env_str("AWS_ACCESS_KEY_ID"),
-            "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
-            "addressing_style": env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": region,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "addressing_style": addressing_style,
             "signature_version": "s3v4",
             "default_acl": "private",
             "querystring_auth": True,
-            "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+            "querystring_expire": expire,
             "file_overwrite": False,
             # A file opened through the storage spills to disk past 8 MB
             # (downloads, zips and workers stream by range instead: heygem_site/files.py).
             "max_memory_size": 8 << 20,
             "transfer_config": TransferConfig(
-                multipart_threshold=HEYGEM_S3_PART_MB << 20,
-                multipart_chunksize=HEYGEM_S3_PART_MB << 20,
-                max_concurrency=4,
+                multipart_threshold=part_mb << 20, multipart_chunksize=part_mb << 20, max_concurrency=4
             ),
         },
     }
-    if not _default_storage["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is required when HEYGEM_STORAGE=s3")
+
+
+if HEYGEM_STORAGE == "s3":
+    _default_storage = s3_storage(
+        env_str("AWS_STORAGE_BUCKET_NAME"),
+        env_str("AWS_S3_ENDPOINT_URL"),
+        env_str("AWS_S3_REGION_NAME"),
+        env_str("AWS_ACCESS_KEY_ID"),
+        env_str("AWS_SECRET_ACCESS_KEY"),
+        env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
+        HEYGEM_S3_PART_MB,
+        AWS_QUERYSTRING_EXPIRE,
+    )
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
