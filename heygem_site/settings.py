@@ -192,7 +192,7 @@ HEYGEM_STORAGE = env_choice("HEYGEM_STORAGE", "local", ("local", "s3"))
 # own setting names. Objects are private (downloads go through an ownership
 # check), existing keys are never overwritten, big files go up in parts of
 # HEYGEM_S3_PART_MB (a few parts in flight at a time: memory stays bounded).
-HEYGEM_S3_PART_MB = env_int("HEYGEM_S3_PART_MB", 16, minimum=5)
+HEYGEM_S3_PART_MB = env_int("HEYGEM_S3_PART_MB", 8, minimum=5)
 # After the ownership check a download is either a redirect to a short-lived
 # presigned URL (the browser fetches from the bucket: the bucket's address must
 # be reachable from members' browsers) or streamed by the web process ("proxy").
@@ -202,13 +202,20 @@ AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=10)
 
 
 def s3_storage(bucket: str | None, endpoint: str | None, region: str | None, access_key: str | None,
-               secret_key: str | None, addressing_style: str = "auto", part_mb: int = 16,
+               secret_key: str | None, addressing_style: str = "auto", part_mb: int = 8,
                expire: int = 300) -> dict:
     """The STORAGES entry for a bucket (also used by the tests, against a local S3 server)."""
     from boto3.s3.transfer import TransferConfig
 
     if not bucket:
         raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is required when HEYGEM_STORAGE=s3")
+    # At most 4 parts in flight and 4 read ahead: an upload holds about
+    # 4 x part_mb in memory, whatever the file's size.
+    transfer = TransferConfig(
+        multipart_threshold=part_mb << 20, multipart_chunksize=part_mb << 20, max_concurrency=4
+    )
+    transfer.max_in_memory_upload_chunks = 4
+    transfer.max_in_memory_download_chunks = 64  # of io_chunksize (256 KiB): 16 MiB
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -226,9 +233,7 @@ def s3_storage(bucket: str | None, endpoint: str | None, region: str | None, acc
             # A file opened through the storage spills to disk past 8 MB
             # (downloads, zips and workers stream by range instead: heygem_site/files.py).
             "max_memory_size": 8 << 20,
-            "transfer_config": TransferConfig(
-                multipart_threshold=part_mb << 20, multipart_chunksize=part_mb << 20, max_concurrency=4
-            ),
+            "transfer_config": transfer,
         },
     }
 

@@ -226,9 +226,32 @@ def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None 
             torch.cuda.set_device(int(device.split(":", 1)[1]))
     listed = [queues.gpu_queue(q) if q == queues.GPU else django_rq.get_queue(q) for q in queue_names]
     worker = HeyGemWorker(listed, connection=listed[0].connection, name=name or default_name(device))
+    remove_dead_scratch()
     if queues.GPU in queue_names:
         _preload_engine()
     worker.work(burst=burst, with_scheduler=False)
+
+
+def remove_dead_scratch() -> None:
+    """Scratch folders on this machine of renders no longer running (a
+    killed job cannot clean up, and reconciliation runs on whichever machine
+    noticed): removed when a worker starts here."""
+    import shutil
+    from pathlib import Path
+
+    from rendering.models import Render, Status
+
+    root = Path(settings.HEYGEM_SCRATCH_DIR)
+    if not root.is_dir():
+        return
+    running = set(Render.objects.filter(status=Status.RUNNING).values_list("pk", flat=True))
+    for path in root.glob("render-*"):
+        try:
+            render_id = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if render_id not in running:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _preload_engine() -> None:

@@ -5,7 +5,6 @@ processes they start the same environment a machine of a real deployment has."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -16,7 +16,7 @@ from django.urls import reverse
 from rendering import cleanup
 from rendering.models import Status
 from rendering.worker import run_worker
-from tests.rendering.helpers import add_asset, finish, start_batch
+from tests.rendering.helpers import finish, start_batch
 from tests.s3.conftest import BUCKET, keys
 from tests.streams import body
 
