@@ -16,7 +16,8 @@ from django.urls import reverse
 from rendering import cleanup
 from rendering.models import Status
 from rendering.worker import run_worker
-from tests.rendering.helpers import finish, start_batch
+from tests import mediafactory
+from tests.rendering.helpers import add_asset, finish, start_batch
 from tests.s3.conftest import BUCKET, keys
 from tests.streams import body
 
@@ -108,7 +109,11 @@ def test_the_batch_zip_streams_from_the_bucket(bucket, alice, alice_client, bob_
 
 
 def test_a_render_fetches_its_inputs_uploads_its_output_and_shares_its_caches(bucket, settings, alice, project,
-                                                                              audio, video, model_dir, tmp_path):
+                                                                              short_speech, model_dir, tmp_path):
+    # Few frames: 0.6 s of speech on a small 12 fps clip.
+    audio = add_asset(project, mediafactory.cut_audio(short_speech, tmp_path / "voice.wav", 0.6))
+    video = add_asset(project, mediafactory.make_face_clip(tmp_path / "take.mp4", seconds=0.6, fps=12,
+                                                           size=(160, 120)))
     first = start_batch(alice, project, audio, [video])
     run_worker(["gpu"], burst=True)
     render = first.renders.get()
