@@ -21,6 +21,7 @@ File reads the whole object first, so nothing here opens one for reading.
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -123,6 +124,9 @@ class ObjectReader:
     GET whose body is read block by block, never whole."""
 
     def __init__(self, storage, name: str, start: int = 0, length: int | None = None) -> None:
+        if length == 0:
+            self._body = io.BytesIO()
+            return
         params = {"Bucket": storage.bucket_name, "Key": object_key(storage, name)}
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)

@@ -124,6 +124,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
             locked.output.save("output.mp4", File(fh), save=False)
         timings["store"] = round(time.perf_counter() - started, 3)
 
+    reporter.stop()  # the store stage is the last progress event; "succeeded" comes after it
     succeeded = render.succeed(
         store,
         lines=reporter.take_lines(),

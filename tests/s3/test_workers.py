@@ -18,6 +18,7 @@ import wave
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 from django.conf import settings
 from django.urls import reverse
@@ -168,25 +169,32 @@ def upload_body(path: Path, boundary: str = "heygems3testboundary"):
     return f"multipart/form-data; boundary={boundary}", len(head) + path.stat().st_size + len(tail), chunks()
 
 
+def post_upload(port: int, session, project, path: Path) -> dict:
+    content_type, length, chunks = upload_body(path)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request("POST", reverse("projects:upload", args=[project.pk]), body=chunks, headers={
+        "Content-Type": content_type, "Content-Length": str(length), "Accept": "application/json",
+        "X-CSRFToken": CSRF, "Cookie": f"csrftoken={CSRF}; sessionid={session.cookies['sessionid']}",
+    })
+    response = conn.getresponse()
+    result = json.loads(response.read())
+    conn.close()
+    assert response.status == 200 and result["files"][0]["ok"], result
+    return result
+
+
 def test_a_300_mb_round_trip_through_the_bucket_keeps_the_web_process_flat(machines, bucket, alice, project,
-                                                                         tmp_path):
+                                                                         short_speech, tmp_path):
     source = tmp_path / "long lecture.wav"
     digest = big_wav(source, 300 * MiB)
     session = session_for(alice)
-    web = next(p for p in __import__("psutil").process_iter(["cmdline"])
-               if str(machines["port"]) in " ".join(p.info["cmdline"] or []) and "webserver" in " ".join(p.info["cmdline"] or []))
-    content_type, length, chunks = upload_body(source)
+    web = next(p for p in psutil.process_iter(["cmdline"])
+               if "heygem_site.webserver" in (p.info["cmdline"] or []) and str(machines["port"]) in p.info["cmdline"])
+    # Warm up (the first upload loads the media and S3 libraries) before the baseline.
+    post_upload(machines["port"], session, project, short_speech)
     with PeakRSS(web.pid) as upload_rss:
-        conn = http.client.HTTPConnection("127.0.0.1", machines["port"], timeout=300)
-        conn.request("POST", reverse("projects:upload", args=[project.pk]), body=chunks, headers={
-            "Content-Type": content_type, "Content-Length": str(length), "Accept": "application/json",
-            "X-CSRFToken": CSRF, "Cookie": f"csrftoken={CSRF}; sessionid={session.cookies['sessionid']}",
-        })
-        response = conn.getresponse()
-        result = json.loads(response.read())
-        conn.close()
-    assert response.status == 200 and result["files"][0]["ok"], result
-    asset = project.assets.get()
+        post_upload(machines["port"], session, project, source)
+    asset = project.assets.get(original_name=source.name)
     head = bucket.head_object(Bucket="heygem-test", Key=asset.file.name)
     assert head["ContentLength"] == source.stat().st_size
     assert "-" in head["ETag"]  # went up in parts
