@@ -217,7 +217,7 @@ def s3_storage(bucket: str | None, endpoint: str | None, region: str | None, acc
     transfer.max_in_memory_upload_chunks = 4
     transfer.max_in_memory_download_chunks = 64  # of io_chunksize (256 KiB): 16 MiB
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "heygem_site.storage.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": endpoint,

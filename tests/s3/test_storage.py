@@ -158,3 +158,16 @@ def test_cleanup_and_the_disk_page_see_the_bucket(bucket, staff_client, alice, p
     assert audio.file.name in stored and video.file.name in stored  # inputs stay
     render.refresh_from_db()
     assert render.output_deleted_at is not None
+
+
+def test_a_file_on_disk_goes_up_from_its_path_in_parts(bucket, tmp_path):
+    from django.core.files import File
+
+    source = tmp_path / "take.bin"
+    source.write_bytes(bytes(range(256)) * (11 * 4096))  # 11 MB: three 5 MB parts
+    with source.open("rb") as fh:
+        name = default_storage.save("uploads/take.bin", File(fh))
+    head = bucket.head_object(Bucket=BUCKET, Key=name)
+    assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == source.stat().st_size
+    assert bucket.get_object(Bucket=BUCKET, Key=name, Range="bytes=0-9")["Body"].read() == source.read_bytes()[:10]
+    assert bucket.get_object_acl(Bucket=BUCKET, Key=name)["Grants"][0]["Permission"] == "FULL_CONTROL"
