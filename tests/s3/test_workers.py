@@ -120,7 +120,8 @@ def test_two_workers_drain_a_batch_through_the_bucket(machines, bucket, alice, p
         # (The last "succeeded" event may arrive a moment before the scratch folder is gone.)
         wait_until(lambda var=var: not list((var / "scratch").rglob("*")), timeout=10)
         assert (var / "cache" / "mel" / f"{audio.sha256}.npz").is_file()
-    assert not Path(settings.MEDIA_ROOT, "uploads").exists()
+    for name in [audio.file.name, *(v.file.name for v in videos), *(r.output.name for r in renders)]:
+        assert not Path(settings.MEDIA_ROOT, name).exists()
 
     # The zip, from the bucket through the web process.
     zip_path = tmp_path / "batch.zip"
