@@ -171,3 +171,29 @@ def test_a_file_on_disk_goes_up_from_its_path_in_parts(bucket, tmp_path):
     assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == source.stat().st_size
     assert bucket.get_object(Bucket=BUCKET, Key=name, Range="bytes=0-9")["Body"].read() == source.read_bytes()[:10]
     assert bucket.get_object_acl(Bucket=BUCKET, Key=name)["Grants"][0]["Permission"] == "FULL_CONTROL"
+
+
+def test_a_render_fails_with_a_clear_message_when_the_bucket_is_unreachable(bucket, settings, alice, project,
+                                                                             audio, video):
+    from botocore.config import Config
+
+    from heygem_site.embedded_redis import free_port
+    from heygem_site.settings import s3_storage
+    from rendering.jobs import render_item
+    from rendering.messages import error_text
+    from tests.s3.conftest import KEYS, REGION
+
+    render = start_batch(alice, project, audio, [video]).renders.get()
+    working = settings.STORAGES
+    gone = s3_storage(BUCKET, f"http://127.0.0.1:{free_port()}", REGION, KEYS["AWS_ACCESS_KEY_ID"],
+                      KEYS["AWS_SECRET_ACCESS_KEY"], "path")
+    gone["OPTIONS"]["client_config"] = Config(retries={"max_attempts": 1}, connect_timeout=2,
+                                              signature_version="s3v4", s3={"addressing_style": "path"})
+    settings.STORAGES = {**working, "default": gone}
+    render_item(render.pk)
+    render.refresh_from_db()
+    assert (render.status, render.error_code) == (Status.FAILED, "storage_unavailable")
+    assert "Nothing was lost: retry the item." in error_text(render.error_code)
+    assert "Traceback" not in render.log  # the member's log: a sentence, not a traceback
+    settings.STORAGES = working
+    assert {audio.file.name, video.file.name} <= set(keys(bucket))  # the inputs are still there
