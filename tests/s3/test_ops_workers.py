@@ -52,3 +52,11 @@ def test_a_worker_is_named_after_its_host_and_device(monkeypatch):
 def test_renderworker_refuses_a_device_it_cannot_read():
     with pytest.raises(CommandError, match="cuda:N"):
         call_command("renderworker", "--device", "gpu1", "--burst")
+
+
+def test_renderworker_refuses_a_gpu_this_machine_does_not_have():
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(CommandError, match=f"this machine has {count} usable CUDA device"):
+        call_command("renderworker", "--device", f"cuda:{count}", "--burst")

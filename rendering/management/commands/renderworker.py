@@ -46,6 +46,8 @@ class Command(BaseCommand):
                             help="cpu, cuda or cuda:N (default: HEYGEM_DEVICE)")
 
     def handle(self, *args, queues, burst, name, device=None, **options):
+        if device and device.startswith("cuda"):
+            check_gpu(device)
         restarts: list[float] = []
         while True:
             try:
@@ -69,6 +71,17 @@ def _device(value: str) -> str:
     if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a device: use cpu, cuda or cuda:N (cuda:1 is the second GPU)")
     return value
+
+
+def check_gpu(device: str) -> None:
+    """A clear refusal instead of a CUDA traceback when the GPU is not there."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    if index >= count:
+        raise CommandError(f"--device {device}: this machine has {count} usable CUDA device(s)"
+                           + (f" (cuda:0 to cuda:{count - 1})" if count else ""))
 
 
 def stop_requested() -> bool:
