@@ -10,11 +10,18 @@ sends the first byte, so a FileResponse of a 1 GB video costs 1 GB of memory.
 Every body here is an *async* iterator instead: one block is read (in a
 thread, off the event loop), sent, and only then is the next one read. When
 the client goes away Django closes the iterator, which closes the file.
+
+With an S3-compatible bucket (HEYGEM_STORAGE=s3) a download is, after the
+same ownership check, either a redirect to a short-lived presigned URL that
+names the disposition and content type (HEYGEM_S3_DOWNLOADS=presigned), or
+streamed by this process from ranged GETs (proxy): django-storages' own
+File reads the whole object first, so nothing here opens one for reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +31,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
 BLOCK = 1 << 18  # 256 KiB: few thread hops per MB, little memory per download
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -98,12 +105,101 @@ async def aiter_sync(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
         run.finally_(getattr(iterator, "close", lambda: None))
 
 
+# --- S3-compatible storage -----------------------------------------------------
+
+
+def is_remote(storage) -> bool:
+    """Whether ``storage`` is a bucket (django-storages' S3Storage) rather than local files."""
+    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def object_key(storage, name: str) -> str:
+    from storages.utils import clean_name
+
+    return storage._normalize_name(clean_name(name))
+
+
+class ObjectReader:
+    """A read-only stream of one object (or one byte range of it): a single
+    GET whose body is read block by block, never whole."""
+
+    def __init__(self, storage, name: str, start: int = 0, length: int | None = None) -> None:
+        if length == 0:
+            self._body = io.BytesIO()
+            return
+        params = {"Bucket": storage.bucket_name, "Key": object_key(storage, name)}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            params["Range"] = f"bytes={start}-{end}"
+        self._body = storage.connection.meta.client.get_object(**params)["Body"]
+
+    def read(self, size: int = BLOCK) -> bytes:
+        return self._body.read(size)
+
+    def seek(self, offset: int) -> None:  # the range is chosen when opening
+        raise OSError("ObjectReader cannot seek")
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_stream(field: FieldFile, start: int = 0, length: int | None = None) -> IO[bytes]:
+    """The file behind ``field`` for reading front to back in blocks, from
+    ``start`` (``length`` bytes, or to the end), with bounded memory."""
+    storage = field.storage
+    if is_remote(storage):
+        return ObjectReader(storage, field.name, start, length)
+    handle = storage.open(field.name, "rb")
+    if start:
+        handle.seek(start)
+    return handle
+
+
+def download_to(field: FieldFile, target) -> None:
+    """Copy a stored file to a local path (multipart, streamed to disk)."""
+    storage = field.storage
+    if is_remote(storage):
+        storage.connection.meta.client.download_file(
+            storage.bucket_name, object_key(storage, field.name), str(target), Config=storage.transfer_config
+        )
+        return
+    import shutil
+
+    with storage.open(field.name, "rb") as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def presigned_url(field: FieldFile, filename: str, content_type: str, attachment: bool) -> str:
+    storage = field.storage
+    return storage.url(
+        field.name,
+        parameters={
+            "ResponseContentDisposition": content_disposition(filename, attachment),
+            "ResponseContentType": content_type,
+            "ResponseCacheControl": "private, max-age=0",
+        },
+        expire=settings.AWS_QUERYSTRING_EXPIRE,
+    )
+
+
 def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, attachment: bool = False) -> HttpResponse:
     if not field or not field.name or not field.storage.exists(field.name):
         raise Http404
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    remote = is_remote(field.storage)
+    if remote and settings.HEYGEM_S3_DOWNLOADS == "presigned":
+        # The bucket answers byte ranges itself: players can seek.
+        response = HttpResponseRedirect(presigned_url(field, filename, content_type, attachment))
+        response["Cache-Control"] = "private, no-store"
+        return response
     prefix = settings.HEYGEM_ACCEL_REDIRECT_PREFIX
-    if prefix:
+    if prefix and not remote:
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(field.name)
         response["Content-Disposition"] = content_disposition(filename, attachment)
@@ -124,7 +220,7 @@ def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, atta
         status = 206
     length = max(0, end - start + 1)
     response = StreamingHttpResponse(
-        aiter_file(lambda: field.storage.open(field.name, "rb"), start=start, length=length),
+        aiter_file(lambda: open_stream(field, start, length), length=length),
         status=status,
         content_type=content_type,
     )

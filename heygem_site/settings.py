@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -188,20 +189,67 @@ if not PRODUCTION:
 MEDIA_ROOT = env_path("HEYGEM_MEDIA_ROOT", VAR_DIR / "media")
 MEDIA_URL = None
 HEYGEM_STORAGE = env_choice("HEYGEM_STORAGE", "local", ("local", "s3"))
-if HEYGEM_STORAGE == "s3":
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+# S3-compatible bucket (MinIO, Ceph, AWS S3) through django-storages, with its
+# own setting names. Objects are private (downloads go through an ownership
+# check), existing keys are never overwritten, big files go up in parts of
+# HEYGEM_S3_PART_MB (a few parts in flight at a time: memory stays bounded).
+HEYGEM_S3_PART_MB = env_int("HEYGEM_S3_PART_MB", 8, minimum=5)
+# After the ownership check a download is either a redirect to a short-lived
+# presigned URL (the browser fetches from the bucket: the bucket's address must
+# be reachable from members' browsers) or streamed by the web process ("proxy").
+HEYGEM_S3_DOWNLOADS = env_choice("HEYGEM_S3_DOWNLOADS", "presigned", ("presigned", "proxy"))
+# How long a presigned download link stays valid, in seconds.
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=10)
+
+
+def s3_storage(bucket: str | None, endpoint: str | None, region: str | None, access_key: str | None,
+               secret_key: str | None, addressing_style: str = "auto", part_mb: int = 8,
+               expire: int = 300) -> dict:
+    """The STORAGES entry for a bucket (also used by the tests, against a local S3 server)."""
+    from boto3.s3.transfer import TransferConfig
+
+    if not bucket:
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is required when HEYGEM_STORAGE=s3")
+    # At most 4 parts in flight and 4 read ahead: an upload holds about
+    # 4 x part_mb in memory, whatever the file's size.
+    transfer = TransferConfig(
+        multipart_threshold=part_mb << 20, multipart_chunksize=part_mb << 20, max_concurrency=4
+    )
+    transfer.max_in_memory_upload_chunks = 4
+    transfer.max_in_memory_download_chunks = 64  # of io_chunksize (256 KiB): 16 MiB
+    return {
+        "BACKEND": "heygem_site.storage.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
-            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL"),
-            "region_name": env_str("AWS_S3_REGION_NAME"),
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": region,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "addressing_style": addressing_style,
+            "signature_version": "s3v4",
             "default_acl": "private",
             "querystring_auth": True,
+            "querystring_expire": expire,
             "file_overwrite": False,
+            # A file opened through the storage spills to disk past 8 MB
+            # (downloads, zips and workers stream by range instead: heygem_site/files.py).
+            "max_memory_size": 8 << 20,
+            "transfer_config": transfer,
         },
     }
-    if not _default_storage["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is required when HEYGEM_STORAGE=s3")
+
+
+if HEYGEM_STORAGE == "s3":
+    _default_storage = s3_storage(
+        env_str("AWS_STORAGE_BUCKET_NAME"),
+        env_str("AWS_S3_ENDPOINT_URL"),
+        env_str("AWS_S3_REGION_NAME"),
+        env_str("AWS_ACCESS_KEY_ID"),
+        env_str("AWS_SECRET_ACCESS_KEY"),
+        env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
+        HEYGEM_S3_PART_MB,
+        AWS_QUERYSTRING_EXPIRE,
+    )
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -242,8 +290,10 @@ HEYGEM_MODEL_DIR = env_path("HEYGEM_MODEL_DIR", VAR_DIR / "models")
 HEYGEM_SCRATCH_DIR = env_path("HEYGEM_SCRATCH_DIR", VAR_DIR / "scratch")
 # Worker-local caches: mel features per audio, face tracks per video.
 HEYGEM_CACHE_DIR = env_path("HEYGEM_CACHE_DIR", VAR_DIR / "cache")
-# auto (CUDA when available), cpu or cuda.
-HEYGEM_DEVICE = env_choice("HEYGEM_DEVICE", "auto", ("auto", "cpu", "cuda"))
+# auto (CUDA when available), cpu, cuda or cuda:N (`renderworker --device` sets it per worker).
+HEYGEM_DEVICE = env_str("HEYGEM_DEVICE", "auto")
+if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", HEYGEM_DEVICE):
+    raise ImproperlyConfigured(f"HEYGEM_DEVICE={HEYGEM_DEVICE!r} must be auto, cpu, cuda or cuda:N")
 HEYGEM_FP16 = env_bool("HEYGEM_FP16", True)
 # How many times a render whose worker died mid-job is queued again (0 = mark it failed).
 HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
@@ -346,6 +396,20 @@ CSP_DIRECTIVES = {
     "form-action": "'self'",
 }
 CSP_RELAXED_PATHS = ["/admin/rq/"]
+# Presigned S3 downloads: the player and the posters load from the bucket
+# (after the app's ownership check and redirect), so the browser must be
+# allowed to fetch media and images from the bucket's origin.
+if HEYGEM_STORAGE == "s3" and HEYGEM_S3_DOWNLOADS == "presigned":
+    from urllib.parse import urlsplit as _urlsplit
+
+    _endpoint = _default_storage["OPTIONS"]["endpoint_url"]
+    _bucket_origin = (
+        "{0.scheme}://{0.netloc}".format(_urlsplit(_endpoint)) if _endpoint else "https://*.amazonaws.com"
+    )
+    if _endpoint and _default_storage["OPTIONS"]["addressing_style"] == "virtual":
+        _bucket_origin = "{0.scheme}://*.{0.netloc}".format(_urlsplit(_endpoint))
+    for _directive in ("img-src", "media-src"):
+        CSP_DIRECTIVES[_directive] += " " + _bucket_origin
 
 # /healthz answers over plain HTTP too: monitors probe daphne directly.
 SECURE_REDIRECT_EXEMPT = [*globals().get("SECURE_REDIRECT_EXEMPT", []), r"^healthz$"]

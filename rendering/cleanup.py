@@ -20,8 +20,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import pgettext
 
 from projects.models import Asset
+from rendering import shared_cache
 from rendering.models import ACTIVE, HAS_OUTPUT, Render, RenderBatch, Status
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,17 @@ def _caches(scope: Scope) -> list[Candidate]:
         if sha not in existing or stale:
             found.append(Candidate("caches", f"cache:{path}", path.stat().st_size,
                                    f"{path.parent.name}/{path.name}", age))
+    # The copies shared through the bucket (HEYGEM_STORAGE=s3), by the same rule.
+    for key, size, modified in shared_cache.bucket_entries(with_dates=True):
+        path = Path(key)
+        sha = _cache_sha(path)
+        if sha in in_use:
+            continue
+        age = (timezone.now() - modified).total_seconds() / 86400
+        stale = cutoff_days is not None and age > cutoff_days
+        if sha not in existing or stale:
+            found.append(Candidate("caches", f"bucketcache:{key}", size,
+                                   f"{pgettext('storage', 'bucket')}: {path.parent.name}/{path.name}", age))
     return found
 
 
@@ -220,6 +233,11 @@ def _delete(candidate: Candidate) -> bool:
         if _cache_sha(path) in _in_use_hashes():
             return False
         path.unlink(missing_ok=True)
+        return True
+    if kind == "bucketcache":
+        if _cache_sha(Path(ident)) in _in_use_hashes():
+            return False
+        shared_cache.delete(ident)
         return True
     if kind == "asset":
         asset = Asset.objects.filter(pk=int(ident), renders__isnull=True, templates__isnull=True).first()

@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 
 import django_rq
+from botocore.exceptions import BotoCoreError
+from botocore.exceptions import ClientError as BucketError
 from django.conf import settings
 from django.core.files import File
 from django.utils.translation import gettext_noop
@@ -20,11 +22,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
+from heygem_site.files import download_to
 from ml.audio import AudioFeatures
 from ml.errors import LipSyncError, RenderCancelled
-from ml.track import TrackCache
 from projects.probe import media_limits
 from rendering import engine as engines
+from rendering import shared_cache
 from rendering.events import publish
 from rendering.models import Render, Stage
 from rendering.progress import ProgressReporter
@@ -64,6 +67,12 @@ def render_item(render_id: int) -> None:
         log.warning("render stopped: Redis unreachable", extra={"render_id": render.pk, "job_id": render.job_id})
         _fail(render, reporter, "queue_unavailable", "The queue server (Redis) was unreachable.",
               internal=[traceback.format_exc()])
+    except (BotoCoreError, BucketError):
+        # The bucket was unreachable (or refused) while fetching an input or
+        # storing the output: the inputs are still there, the member can retry.
+        log.warning("render stopped: bucket unreachable", extra={"render_id": render.pk, "job_id": render.job_id})
+        _fail(render, reporter, "storage_unavailable", "The file storage (bucket) was unreachable.",
+              internal=[traceback.format_exc()])
     except Exception:
         # The traceback (paths, host names) is for staff: the server log and
         # the staff-only internal log. The member sees a plain sentence.
@@ -99,7 +108,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
         outfile,
         settings=engines.engine_settings(render.settings),
         progress=reporter.on_progress,
-        track_cache=TrackCache(engines.cache_dir("tracks")),
+        track_cache=shared_cache.SharedTrackCache(engines.cache_dir("tracks")),
         video_sha256=render.source.sha256,
         log=reporter.log,
         audio_source=audio_path,
@@ -114,6 +123,7 @@ def _run(render: Render, reporter: ProgressReporter, scratch: Path) -> None:
             locked.output.save("output.mp4", File(fh), save=False)
         timings["store"] = round(time.perf_counter() - started, 3)
 
+    reporter.stop()  # the store stage is the last progress event; "succeeded" comes after it
     succeeded = render.succeed(
         store,
         lines=reporter.take_lines(),
@@ -157,32 +167,41 @@ def manifest(render: Render, result) -> dict:
 
 def batch_audio_features(audio, audio_path: Path, note, should_stop=None) -> AudioFeatures:
     """The batch audio's mel, computed once per audio file (by sha256) and
-    reused by every item and every later batch with the same audio. A Redis
-    lock keeps two workers from computing it at the same time."""
+    reused by every item and every later batch with the same audio, on any
+    machine: each worker keeps it in its own cache directory and, with a
+    bucket, shares it there (rendering/shared_cache.py). A Redis lock keeps
+    two workers (on any machines) from computing it at the same time."""
     cache = engines.cache_dir("mel") / f"{audio.sha256}.npz"
     if cache.exists():
         note(gettext_noop("Audio features reused from the cache."))
+        return AudioFeatures.load(cache)
+    if shared_cache.fetch("mel", cache):
+        note(gettext_noop("Audio features reused from the shared cache (computed by another worker)."))
         return AudioFeatures.load(cache)
     connection = django_rq.get_connection("gpu")
     with connection.lock(f"heygem:lock:mel:{audio.sha256}", timeout=900, blocking_timeout=900):
         if cache.exists():
             note(gettext_noop("Audio features reused from the cache."))
             return AudioFeatures.load(cache)
+        if shared_cache.fetch("mel", cache):
+            note(gettext_noop("Audio features reused from the shared cache (computed by another worker)."))
+            return AudioFeatures.load(cache)
         feats = AudioFeatures.from_file(audio_path, sha256=audio.sha256, should_stop=should_stop, limits=media_limits())
         feats.save(cache)
+        shared_cache.publish("mel", cache)
         note(gettext_noop("Audio features computed and cached."))
         return feats
 
 
 def local_file(field, scratch: Path, name: str) -> Path:
     """A path the engine can open: the file itself on local storage, or a
-    copy in the job's scratch directory for remote (S3) storage."""
+    copy in the job's private scratch directory when the file is in a bucket
+    (downloaded in parts, straight to disk)."""
     try:
         return Path(field.path)
     except NotImplementedError:
         target = scratch / name
-        with field.open("rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        download_to(field, target)
         return target
 
 

@@ -34,6 +34,10 @@ def error_text(code: str, fallback: str = "", *, image: bool = False) -> str:
         "queue_unavailable": _(
             "The queue server was briefly unreachable while this item was rendering. Nothing was lost: retry the item."
         ),
+        "storage_unavailable": _(
+            "The file storage (bucket) was briefly unreachable while this item was rendering. Nothing was lost: "
+            "retry the item."
+        ),
         "missing_input": _("An input file of this render has been deleted."),
         "internal": _("Something went wrong inside the renderer. Retry the item; if it fails again, tell an "
                       "administrator (the details are in the server log)."),

@@ -14,13 +14,16 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from projects.models import Asset, Project
 from rendering import queues as gpu_queues
+from rendering import shared_cache
 from rendering.heartbeat import worker_info
 from rendering.models import ACTIVE, HAS_OUTPUT, Render, Status
 
 
 def cache_bytes() -> int:
+    """This machine's worker caches, plus the copies shared in the bucket."""
     root = Path(settings.HEYGEM_CACHE_DIR)
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+    local = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+    return local + sum(size for _key, size in shared_cache.bucket_entries())
 
 
 def disk_usage() -> dict:
@@ -53,7 +56,7 @@ def disk_usage() -> dict:
     )
     live = Render.objects.filter(HAS_OUTPUT).select_related("batch", "batch__owner", "source")
     free = None
-    if settings.HEYGEM_STORAGE == "local":
+    if not shared_cache.enabled():  # a bucket has no "free space"
         Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(settings.MEDIA_ROOT)
     return {
@@ -106,11 +109,17 @@ def member_work() -> list[dict]:
 
 
 def workers() -> list[dict]:
+    """Every live worker, on any machine: its host, device, the render it is
+    on (from its heartbeat) and how long ago it last beat."""
     now = time.time()
     rows = worker_info()
+    ids = {int(row["render"]) for row in rows if row.get("render", "").isdigit()}
+    renders = Render.objects.select_related("batch").in_bulk(ids)
     for row in rows:
         row["heartbeat_age"] = round(now - float(row.get("heartbeat", now)))
         row["model_loaded"] = row.get("model_loaded") == "1"
+        render_id = row.get("render", "")
+        row["current_render"] = renders.get(int(render_id)) if render_id.isdigit() else None
     return rows
 
 

@@ -60,9 +60,16 @@ class ProgressReporter:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Send the last progress and end the reporter thread (idempotent).
+        Called before the final state is stored, so no "running" event can
+        reach a page after "succeeded"."""
         self._stop.set()
         self._dirty.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def on_progress(self, progress: Progress) -> None:
         if self.cancelled.is_set():

@@ -11,6 +11,11 @@ Each worker keeps a heartbeat in Redis (rendering/heartbeat.py). A render
 whose worker has no heartbeat any more was lost (SIGKILL, out of memory,
 power cut); every worker runs the reconciliation that fixes such rows every
 RECONCILE_EVERY seconds, and once at start.
+
+Workers may run on many machines sharing one Redis, one database and one
+bucket: a worker is named after its machine and device (host.cuda1.pid), and
+the only sign of life one worker trusts about another is that heartbeat, never
+a process id (which means nothing on another machine).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 
 import django_rq
 import redis
+from django.conf import settings
 from django.db import close_old_connections, connection
 from rq import Queue, SimpleWorker
 from rq.job import Job
@@ -140,6 +146,9 @@ class HeyGemWorker(SimpleWorker):
 
         job = self.get_current_job()
         engine = loaded_engine()
+        render = ""
+        if job is not None and job.func_name.endswith("render_item") and job.args:
+            render = str(job.args[0])
         heartbeat.beat(
             self.connection,
             self.name,
@@ -151,6 +160,7 @@ class HeyGemWorker(SimpleWorker):
                 "model_loaded": "1" if engine is not None else "0",
                 "model": model_label(engine) if engine is not None else "",
                 "current_job": job.id if job else "",
+                "render": render,
             },
         )
 
@@ -202,16 +212,61 @@ class HeyGemWorker(SimpleWorker):
             connection.close()
 
 
-def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None = None) -> None:
-    """Work the named queues; `gpu` means every member's GPU queue."""
+def device_label(device: str | None) -> str:
+    """What a worker's name says about its device: cuda1 for --device cuda:1,
+    gpu0 for CUDA_VISIBLE_DEVICES=0, else cpu/cuda/auto."""
+    device = device or settings.HEYGEM_DEVICE
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if device in ("auto", "cuda") and visible:
+        return "gpu" + visible.replace(",", "+")
+    return device.replace(":", "")
+
+
+def default_name(device: str | None) -> str:
+    """Unique across machines and restarts: host, device, process id."""
+    return f"{socket.gethostname()}.{device_label(device)}.{os.getpid()}"
+
+
+def run_worker(queue_names: list[str], *, burst: bool = False, name: str | None = None,
+               device: str | None = None) -> None:
+    """Work the named queues; `gpu` means every member's GPU queue. `device`
+    (cpu, cuda, cuda:N) overrides HEYGEM_DEVICE for this worker."""
+    if device:
+        settings.HEYGEM_DEVICE = device
+        if device.startswith("cuda:"):
+            import torch
+
+            # Everything that says plain "cuda" in this process (the face
+            # detector, say) then means this GPU too.
+            torch.cuda.set_device(int(device.split(":", 1)[1]))
     listed = [queues.gpu_queue(q) if q == queues.GPU else django_rq.get_queue(q) for q in queue_names]
-    if name is None:
-        gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-        name = f"{socket.gethostname()}{'-gpu' + gpu if gpu else ''}.{os.getpid()}"
-    worker = HeyGemWorker(listed, connection=listed[0].connection, name=name)
+    worker = HeyGemWorker(listed, connection=listed[0].connection, name=name or default_name(device))
+    remove_dead_scratch()
     if queues.GPU in queue_names:
         _preload_engine()
     worker.work(burst=burst, with_scheduler=False)
+
+
+def remove_dead_scratch() -> None:
+    """Scratch folders on this machine of renders no longer running (a
+    killed job cannot clean up, and reconciliation runs on whichever machine
+    noticed): removed when a worker starts here."""
+    import shutil
+    from pathlib import Path
+
+    from rendering.models import Render, Status
+
+    root = Path(settings.HEYGEM_SCRATCH_DIR)
+    if not root.is_dir():
+        return
+    running = set(Render.objects.filter(status=Status.RUNNING).values_list("pk", flat=True))
+    for path in root.glob("render-*"):
+        try:
+            render_id = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if render_id not in running:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _preload_engine() -> None:

@@ -1,7 +1,9 @@
 """The batch zip, written on the fly by zipstream-ng: entries are stored (videos
 are compressed already), Zip64 is used where an entry or the archive needs it,
 and the total size is known before the first byte (Content-Length, so the
-browser shows progress). Nothing is assembled in memory or on disk."""
+browser shows progress). Nothing is assembled in memory or on disk: each
+entry is read block by block from its storage (from a bucket, one streamed GET
+per entry)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models.fields.files import FieldFile
 from zipstream import ZIP_STORED, ZipStream
+
+from heygem_site.files import open_stream
 
 CHUNK = 1 << 18
 
@@ -40,7 +44,7 @@ def unique_names(names: Iterable[str]) -> list[str]:
 def _chunks(field: FieldFile) -> Iterator[bytes]:
     # Opened when the zip writer reaches this entry, closed when it is done
     # (or when the download stops and the writer is closed).
-    with field.storage.open(field.name, "rb") as source:
+    with open_stream(field) as source:
         while chunk := source.read(CHUNK):
             yield chunk
 

@@ -11,8 +11,10 @@ database row is the truth) and is saved when it ends.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import re
 import signal
 import socket
 import time
@@ -33,18 +35,23 @@ MAX_WAIT_S = 10.0
 
 
 class Command(BaseCommand):
-    help = "Run a HeyGem worker (one per GPU: set CUDA_VISIBLE_DEVICES for each)."
+    help = "Run a HeyGem worker (one per GPU: --device cuda:N, or CUDA_VISIBLE_DEVICES for each)."
 
     def add_arguments(self, parser):
         parser.add_argument("--queues", nargs="+", default=["gpu", "default"])
         parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-        parser.add_argument("--name", default=None)
+        parser.add_argument("--name", default=None,
+                            help="unique among running workers (default: host.device.pid, e.g. gpu2.cuda1.4242)")
+        parser.add_argument("--device", default=None, type=_device,
+                            help="cpu, cuda or cuda:N (default: HEYGEM_DEVICE)")
 
-    def handle(self, *args, queues, burst, name, **options):
+    def handle(self, *args, queues, burst, name, device=None, **options):
+        if device and device.startswith("cuda"):
+            check_gpu(device)
         restarts: list[float] = []
         while True:
             try:
-                run_worker(queues, burst=burst, name=name)
+                run_worker(queues, burst=burst, name=name, device=device)
             except (redis.ConnectionError, redis.TimeoutError) as err:
                 log.warning("worker lost its Redis connection (%s); starting again once Redis answers", err)
             else:
@@ -58,6 +65,23 @@ class Command(BaseCommand):
             connection = django_rq.get_connection(queues[0])
             wait_for_redis(connection)
             forget_own_workers(connection)
+
+
+def _device(value: str) -> str:
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a device: use cpu, cuda or cuda:N (cuda:1 is the second GPU)")
+    return value
+
+
+def check_gpu(device: str) -> None:
+    """A clear refusal instead of a CUDA traceback when the GPU is not there."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    if index >= count:
+        raise CommandError(f"--device {device}: this machine has {count} usable CUDA device(s)"
+                           + (f" (cuda:0 to cuda:{count - 1})" if count else ""))
 
 
 def stop_requested() -> bool:
