@@ -256,3 +256,13 @@ def test_a_member_role_change_takes_effect_on_the_next_request(world, client, ch
     assert client.post(path, headers=headers).status_code == 200
     Member.objects.filter(project=world.project, user=charlie).delete()
     assert client.get(f"/api/v1/renders/{world.running.pk}/", headers=headers).status_code == 404
+
+
+def test_a_new_project_is_its_creators_and_staff_act_as_owners(world, client, dave, staff):
+    created = client.post("/api/v1/projects/", {"name": "Branch office"}, content_type="application/json",
+                          headers=token(dave))
+    assert created.status_code == 201 and (created.json()["owner"], created.json()["role"]) == ("dave", "owner")
+    headers = token(staff)
+    listed = {p["name"]: p["role"] for p in client.get("/api/v1/projects/", headers=headers).json()["results"]}
+    assert listed == {"Physics 101": "owner", "Branch office": "owner"}
+    assert client.post(f"/api/v1/projects/{world.project.pk}/archive/", headers=headers).json()["archived"]
