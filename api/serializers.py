@@ -14,10 +14,24 @@ from rendering.models import Render, RenderBatch
 
 
 class ProjectSerializer(serializers.ModelSerializer):
+    owner = serializers.SerializerMethodField(help_text="The owner's username.")
+    role = serializers.SerializerMethodField(
+        help_text="Your role in the project: owner (also for staff), editor or viewer (also for team library "
+                  "projects you are not a member of)."
+    )
+
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "archived", "created_at", "last_activity_at"]
-        read_only_fields = ["id", "archived", "created_at", "last_activity_at"]
+        fields = ["id", "name", "description", "owner", "role", "is_library", "archived", "created_at",
+                  "last_activity_at"]
+        read_only_fields = ["id", "is_library", "archived", "created_at", "last_activity_at"]
+
+    def get_owner(self, project: Project) -> str:
+        return project.owner.get_username()
+
+    def get_role(self, project: Project) -> str:
+        # Annotated by the views (projects.access.with_role / role_in).
+        return getattr(project, "my_role", None) or ""
 
 
 class PreflightFindingSerializer(serializers.Serializer):
@@ -139,10 +153,16 @@ class RenderDetailSerializer(RenderSerializer):
 class BatchSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     counts = serializers.SerializerMethodField()
+    started_by = serializers.SerializerMethodField(
+        help_text="Username of the member who started the batch (their quotas and queue apply)."
+    )
 
     class Meta:
         model = RenderBatch
-        fields = ["id", "project", "name", "audio", "settings", "status", "counts", "created_at"]
+        fields = ["id", "project", "name", "audio", "settings", "status", "counts", "started_by", "created_at"]
+
+    def get_started_by(self, batch: RenderBatch) -> str:
+        return batch.owner.get_username()
 
     def get_counts(self, batch: RenderBatch) -> dict[str, int]:
         return batch.counts()

@@ -1,5 +1,8 @@
 """The /api/v1/ endpoints. Thin: access through projects/access.py and
-rendering/access.py (404 for what is not yours), uploads through
+rendering/access.py with the same role as the web view of each action
+(404 for what is not yours, 403 `forbidden_role` where a viewer asks for an
+editor's action or an editor for the owner's), activity written by the same
+services as the web's (projects.sharing.record, rendering.services), uploads through
 projects.uploads.ingest (the web's probing, limits and messages), batches
 through rendering.services (quotas, fair share), files through
 heygem_site.files (streamed with bounded memory)."""
@@ -9,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -40,8 +44,9 @@ from api.serializers import (
 from api.ssrf import UnsafeURL, check_url
 from heygem_site.files import serve_private
 from projects import access as project_access
+from projects import sharing
 from projects.forms import RenderSettingsForm
-from projects.models import Asset
+from projects.models import Activity, Asset, Template
 from projects.uploads import ingest
 from rendering import access, services
 from rendering.models import ACTIVE, Status
@@ -81,21 +86,26 @@ class ProjectList(generics.ListCreateAPIView):
     serializer_class = ProjectSerializer
 
     def get_queryset(self):
-        qs = project_access.projects_for(self.request.user).order_by("-last_activity_at", "-pk")
+        user = self.request.user
+        qs = project_access.with_role(project_access.projects_for(user), user).select_related("owner")
+        qs = qs.order_by("-last_activity_at", "-pk")
         archived = self.request.query_params.get("archived")
         if archived in ("true", "false"):
             qs = qs.filter(archived=archived == "true")
         return _time_filtered(self.request, qs)
 
     def perform_create(self, serializer):
-        serializer.save(owner=self.request.user)
+        project = serializer.save(owner=self.request.user)
+        project.my_role = project_access.MANAGE
 
 
 class ProjectDetail(generics.RetrieveAPIView):
     serializer_class = ProjectSerializer
 
     def get_object(self):
-        return project_access.get_project(self.request, self.kwargs["pk"])
+        project = project_access.get_project(self.request, self.kwargs["pk"])
+        project.my_role = project_access.role_in(self.request.user, project)
+        return project
 
 
 class ProjectArchive(APIView):
@@ -103,9 +113,10 @@ class ProjectArchive(APIView):
 
     @extend_schema(request=None, responses=ProjectSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        project = project_access.get_project(request, pk)
+        project = project_access.get_project(request, pk, need=project_access.MANAGE)
         project.archived = self.archived
         project.save(update_fields=["archived"])
+        project.my_role = project_access.role_in(request.user, project)
         return Response(ProjectSerializer(project).data)
 
 
@@ -137,13 +148,15 @@ class AssetList(generics.ListAPIView):
         responses={201: AssetSerializer, 200: AssetSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        project = project_access.get_project(request, pk)
+        project = project_access.get_project(request, pk, need=project_access.EDIT)
         upload = request.FILES.get("file")
         if upload is None:
             raise ApiError(400, "no_file", _("Send the file as the multipart field “file”."))
         outcome = ingest(project, upload)
         if outcome.error:
             raise ApiError(400, "upload_refused", outcome.error)
+        if not outcome.duplicate:
+            sharing.record(project, request.user, Activity.Verb.UPLOADED, outcome.asset.original_name)
         data = AssetSerializer(outcome.asset).data
         return Response({**data, "duplicate": outcome.duplicate},
                         status=status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED)
@@ -184,7 +197,8 @@ class BatchList(generics.ListAPIView):
     serializer_class = BatchSerializer
 
     def get_queryset(self):
-        qs = access.batches_for(self.request.user).with_counts().order_by("-created_at", "-pk")
+        qs = access.batches_for(self.request.user).with_counts().select_related("owner")
+        qs = qs.order_by("-created_at", "-pk")
         if project := self.request.query_params.get("project"):
             qs = qs.filter(project_id=project) if project.isdigit() else qs.none()
         return _time_filtered(self.request, qs)
@@ -201,7 +215,7 @@ class BatchList(generics.ListAPIView):
         form = BatchCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        project = project_access.get_project(request, data["project"])
+        project = project_access.get_project(request, data["project"], need=project_access.EDIT)
         audio = project.assets.filter(pk=data["audio"], kind=Asset.Kind.AUDIO).first()
         if audio is None:
             raise serializers.ValidationError({"audio": [_("No audio with this id in the project.")]})
@@ -212,11 +226,15 @@ class BatchList(generics.ListAPIView):
             raise serializers.ValidationError({"presenters": [
                 _("No presenter video or image with id %(ids)s in the project.") % {"ids": ", ".join(map(str, missing))}
             ]})
-        templates = {t.pk: t for t in project.templates.select_related("avatar").filter(pk__in=data["templates"])}
+        # The project's own templates and the team library's, as on the web's
+        # batch form (rendering/forms.py): a library template is used where it is.
+        usable = Q(project=project) | Q(pk__in=project_access.library_templates_for(request.user).values("pk"))
+        templates = {t.pk: t for t in Template.objects.filter(usable, pk__in=data["templates"]).select_related("avatar")}
         missing = [pk for pk in data["templates"] if pk not in templates]
         if missing:
             raise serializers.ValidationError({"templates": [
-                _("No template with id %(ids)s in the project.") % {"ids": ", ".join(map(str, missing))}
+                _("No template with id %(ids)s in the project or the team library.")
+                % {"ids": ", ".join(map(str, missing))}
             ]})
         webhook = data.get("webhook")
         if webhook:
@@ -240,7 +258,7 @@ class BatchList(generics.ListAPIView):
                     secret = endpoint.secret
         except QuotaExceeded as error:
             raise ApiError(403, "quota_exceeded", error.message) from None
-        batch = access.batches_for(request.user).with_counts().get(pk=batch.pk)
+        batch = access.batches_for(request.user).with_counts().select_related("owner").get(pk=batch.pk)
         body = BatchDetailSerializer(batch, context={"request": request}).data
         if secret:
             body["webhook_secret"] = secret
@@ -253,15 +271,16 @@ class BatchDetail(generics.RetrieveAPIView):
     serializer_class = BatchDetailSerializer
 
     def get_object(self):
-        return get_object_or_404(access.batches_for(self.request.user).with_counts(), pk=self.kwargs["pk"])
+        batches = access.batches_for(self.request.user).with_counts().select_related("owner")
+        return get_object_or_404(batches, pk=self.kwargs["pk"])
 
 
 class BatchCancel(APIView):
     @extend_schema(request=None, responses=BatchDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        batch = access.get_batch(request, pk)
-        cancelled = services.cancel_batch(batch)
-        batch = access.batches_for(request.user).with_counts().get(pk=pk)
+        batch = access.get_batch(request, pk, need=access.EDIT)
+        cancelled = services.cancel_batch(batch, request.user)
+        batch = access.batches_for(request.user).with_counts().select_related("owner").get(pk=pk)
         return Response({**BatchDetailSerializer(batch, context={"request": request}).data, "cancelled": cancelled})
 
 
@@ -270,16 +289,16 @@ class BatchRetry(APIView):
 
     @extend_schema(request=None, responses=BatchDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        batch = access.get_batch(request, pk)
+        batch = access.get_batch(request, pk, need=access.EDIT)
         retried = 0
         try:
             for render in batch.renders.select_related("batch", "batch__owner").filter(
                 status__in=[Status.FAILED, Status.CANCELLED]
             ):
-                retried += services.retry_render(render)
+                retried += services.retry_render(render, request.user)
         except QuotaExceeded as error:
             raise ApiError(403, "quota_exceeded", error.message) from None
-        batch = access.batches_for(request.user).with_counts().get(pk=pk)
+        batch = access.batches_for(request.user).with_counts().select_related("owner").get(pk=pk)
         return Response({**BatchDetailSerializer(batch, context={"request": request}).data, "retried": retried})
 
 
@@ -331,8 +350,8 @@ class RenderLog(APIView):
 class RenderCancel(APIView):
     @extend_schema(request=None, responses=RenderSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        render = access.get_render(request, pk)
-        if not services.cancel_render(render):
+        render = access.get_render(request, pk, need=access.EDIT)
+        if not services.cancel_item(render, request.user):
             raise ApiError(409, "not_active", _("That item had already finished."))
         return Response(RenderSerializer(render, context={"request": request}).data)
 
@@ -340,9 +359,9 @@ class RenderCancel(APIView):
 class RenderRetry(APIView):
     @extend_schema(request=None, responses=RenderSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        render = access.get_render(request, pk)
+        render = access.get_render(request, pk, need=access.EDIT)
         try:
-            if not services.retry_render(render):
+            if not services.retry_render(render, request.user):
                 raise ApiError(409, "not_retryable", _("Only failed or cancelled items can be retried."))
         except QuotaExceeded as error:
             raise ApiError(403, "quota_exceeded", error.message) from None

@@ -78,11 +78,31 @@ def _record_events(render_id: int, status: str) -> None:
 
 
 def _endpoints_for(batch: RenderBatch) -> list[WebhookEndpoint]:
-    """The batch owner's endpoints, and those given in this batch's request."""
+    """Who hears of a batch (docs/api.md, "Who is notified"):
+
+    - the endpoints given in this batch's request;
+    - the general endpoints of the member who started it (whoever owns the project);
+    - the general endpoints of the project's owner, also for batches their
+      editors start (the payload's `started_by` says who), once each;
+
+    and of those, only the endpoints whose member may still see the batch
+    (rendering/access.py): a member removed from the project hears nothing more."""
     from django.db.models import Q
 
-    return list(WebhookEndpoint.objects.filter(Q(batch=batch) | Q(user_id=batch.owner_id, batch__isnull=True),
-                                               active=True))
+    from rendering.access import batches_for
+
+    owner_id = RenderBatch.objects.filter(pk=batch.pk).values_list("project__owner_id", flat=True).first()
+    endpoints = list(
+        WebhookEndpoint.objects.filter(
+            Q(batch=batch) | Q(user_id__in={batch.owner_id, owner_id}, batch__isnull=True), active=True
+        ).select_related("user").order_by("pk")
+    )
+    allowed: dict[int, bool] = {}
+    for endpoint in endpoints:
+        if endpoint.user_id not in allowed:
+            user = endpoint.user
+            allowed[user.pk] = user.is_active and batches_for(user).filter(pk=batch.pk).exists()
+    return [endpoint for endpoint in endpoints if allowed[endpoint.user_id]]
 
 
 def _first_to_see_finished(batch: RenderBatch) -> bool:
