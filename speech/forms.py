@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ml.speech.engine import MAX_CHARS, MAX_SPEED, MIN_SPEED
 from ml.speech.text import clean_text
+from projects.access import library_templates_for
 from projects.forms import NameField
 from speech.voices import available_voices, voice_choices
 
@@ -60,9 +61,13 @@ class ScriptBatchForm(forms.Form):
         label=_("…or type the scripts"), required=False, widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("Separate the scripts with a line holding only ---. Each is named after its first words."))
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["template"].queryset = project.templates.select_related("avatar")
+        templates = project.templates.all()
+        if user is not None:
+            # The team library's templates too, as in the batch form (projects/access.py decides).
+            templates = templates | library_templates_for(user)
+        self.fields["template"].queryset = templates.select_related("avatar", "project").distinct()
         self.fields["voice"].choices = [("", _("The template’s voice")), *voice_choices()]
 
     def clean(self):

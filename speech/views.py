@@ -59,7 +59,8 @@ def speech_status(request: HttpRequest, pk: int) -> JsonResponse:
 def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk, need=access.EDIT)
     initial = {"template": request.GET.get("template")}
-    form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, initial=initial)
+    form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, user=request.user,
+                           initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

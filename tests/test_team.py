@@ -250,3 +250,28 @@ def test_a_member_who_cannot_log_in_is_not_added_but_can_be_removed(world, alice
     assert "dave cannot log in any more." in page.content.decode()
     assert client.post(url, {"action": "share", "username": "bob", "role": "none"}).status_code == 302
     assert not Member.objects.filter(user__in=[bob, dave]).exists()
+
+
+def test_videos_from_scripts_can_use_a_team_library_template(world, dave):
+    """dave's own project: the library's template is offered (with its voice)
+    beside his own, and is used without copying anything; charlie's viewer
+    role in the library does not let him start anything there."""
+    world.project.is_library = True
+    world.project.save()
+    world.template.settings = {**world.template.settings, "voice": {"voice": "espeak:en-us", "speed": 1.0}}
+    world.template.save()
+    own = Project.objects.create(owner=dave, name="Dave's branch")
+    client = Client()
+    client.force_login(dave)
+    page = client.get(reverse("speech:script_batch_create", args=[own.pk]))
+    assert page.status_code == 200
+    assert f'<option value="{world.template.pk}"' in page.content.decode()
+    templates_before = Template.objects.count()
+    response = client.post(reverse("speech:script_batch_create", args=[own.pk]),
+                           {"name": "Branch course", "template": world.template.pk, "scripts": "Hello there."})
+    assert response.status_code == 302
+    assert Template.objects.count() == templates_before
+    from speech.models import ScriptBatch
+
+    plan = ScriptBatch.objects.get(project=own)
+    assert plan.template_id == world.template.pk
