@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 
+import django_rq
 import pytest
+from django.core.management import call_command
 
 from api.models import ApiToken
 from projects.models import Activity, Asset, Project
@@ -181,12 +183,26 @@ def test_members_cannot_queue_scripts_without_limit(client, world, alice, bob, s
     assert Speech.objects.count() == 2
 
 
-def test_the_same_idempotency_key_speaks_a_script_once(client, world, alice):
+def test_the_same_idempotency_key_queues_one_speech_job(client, world, alice, django_capture_on_commit_callbacks):
     headers = {**token(alice), "Idempotency-Key": "bulletin-6pm"}
-    first = speak(client, world.project, headers, text=ENGLISH, language="en")
-    again = speak(client, world.project, headers, text=ENGLISH, language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = speak(client, world.project, headers, text=ENGLISH, language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = speak(client, world.project, headers, text=ENGLISH, language="en")
     assert first.status_code == again.status_code == 202 and again["Idempotent-Replayed"] == "true"
     assert first.json()["id"] == again.json()["id"] and Speech.objects.count() == 1
+    queued = django_rq.get_queue("default").jobs
+    assert [(job.func_name, job.args) for job in queued] == [("speech.jobs.synthesize_speech", (first.json()["id"],))]
+
+
+def test_the_schema_describes_the_speech_endpoints_without_warnings(tmp_path):
+    schema = tmp_path / "schema.yaml"
+    call_command("spectacular", urlconf="api.schema_urls", fail_on_warn=True, file=str(schema))
+    text = schema.read_text()
+    for path in ("/api/v1/voices/:", "/api/v1/projects/{id}/speech/:", "/api/v1/speech/{id}/:",
+                 "/api/v1/projects/{id}/script-batches/:", "/api/v1/script-batches/{id}/:"):
+        assert f"\n  {path}\n" in text, path
+    assert "audios:" in text
 
 
 def test_a_read_only_token_cannot_speak(client, world, alice):
