@@ -54,8 +54,8 @@ def exception_handler(exc, context):
         # Only projects/access.py `require` raises it: someone who may see the
         # object asked for more than their role in its project allows.
         exc = ApiError(403, "forbidden_role", _(
-            "Your role in this project does not allow this. Viewers see and download; editors also upload and "
-            "start, cancel and retry batches; the owner also archives and restores the project."))
+            "Your role in this project does not allow this. Viewers see and download; editors also upload, speak "
+            "scripts and start, cancel and retry batches; the owner also archives and restores the project."))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a 500: Django's handler logs it

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import WebhookDelivery, WebhookEndpoint
 from projects.forms import RenderSettingsForm
 from projects.models import Asset, Project, Template
 from rendering.models import Render, RenderBatch
+from speech.models import ScriptBatch, Speech
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -100,7 +102,12 @@ class WebhookRequestSerializer(serializers.Serializer):
 
 class BatchCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField()
-    audio = serializers.IntegerField(help_text="Id of an audio asset of the project.")
+    audio = serializers.IntegerField(required=False, help_text="Id of an audio asset of the project.")
+    audios = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list,
+        help_text="Ids of several audio assets of the project (recordings, speech from scripts): every one is "
+                  "spoken by every presenter and template, grouped by recording. With `audio` too, `audio` "
+                  "comes first; a repeated id counts once.")
     presenters = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
                                        help_text="Ids of video or image assets of the project.")
     templates = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
@@ -110,15 +117,21 @@ class BatchCreateSerializer(serializers.Serializer):
     webhook = WebhookRequestSerializer(required=False, help_text="Also post this batch's events here.")
 
     def validate(self, data):
+        if data.get("audio") is None and not data["audios"]:
+            raise serializers.ValidationError({"audio": [_("Choose the voice recording (audio or audios).")]})
         if not data["presenters"] and not data["templates"]:
             raise serializers.ValidationError(
                 {"presenters": [_("Choose at least one presenter video, image or template.")]}
             )
+        # The recordings in the order sent, each once (the web's batch form does the same).
+        named = ([data["audio"]] if data.get("audio") is not None else []) + data["audios"]
+        data["audio_ids"] = list(dict.fromkeys(named))
         return data
 
 
 class RenderSerializer(serializers.ModelSerializer):
     presenter = serializers.IntegerField(source="source_id")
+    audio = serializers.SerializerMethodField(help_text="Id of the audio asset this item speaks.")
     progress = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
@@ -126,13 +139,16 @@ class RenderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Render
         fields = [
-            "id", "batch", "position", "presenter", "template", "status", "stage", "progress", "frames_done",
+            "id", "batch", "position", "presenter", "template", "audio", "status", "stage", "progress", "frames_done",
             "frames_total", "fps", "eta_s", "error_code", "error", "output_size", "duration", "download_url",
             "created_at", "started_at", "finished_at",
         ]
 
     def get_progress(self, render: Render) -> float:
         return round(render.progress, 4)
+
+    def get_audio(self, render: Render) -> int:
+        return render.audio_id or render.batch.audio_id
 
     def get_error(self, render: Render) -> str:
         return str(render.error_display)
@@ -169,14 +185,23 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class BatchDetailSerializer(BatchSerializer):
+    audios = serializers.SerializerMethodField(
+        help_text="Ids of every recording the batch speaks, in item order (`audio` is the first).")
     items = serializers.SerializerMethodField()
 
     class Meta(BatchSerializer.Meta):
-        fields = [*BatchSerializer.Meta.fields, "items"]
+        fields = [*BatchSerializer.Meta.fields, "audios", "items"]
+
+    def _renders(self, batch: RenderBatch) -> list[Render]:
+        if not hasattr(batch, "_api_renders"):
+            batch._api_renders = list(batch.renders.select_related("source", "template", "batch").order_by("position"))
+        return batch._api_renders
+
+    def get_audios(self, batch: RenderBatch) -> list[int]:
+        return list(dict.fromkeys(r.audio_id or batch.audio_id for r in self._renders(batch))) or [batch.audio_id]
 
     def get_items(self, batch: RenderBatch) -> list[dict]:
-        renders = batch.renders.select_related("source", "template", "batch").order_by("position")
-        return RenderSerializer(renders, many=True, context=self.context).data
+        return RenderSerializer(self._renders(batch), many=True, context=self.context).data
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -194,3 +219,123 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = ["id", "endpoint", "event", "status", "attempts", "response_code", "error", "duration_ms",
                   "next_attempt_at", "created_at", "last_attempt_at"]
+
+
+# --- speech from scripts -------------------------------------------------------------
+
+
+class VoiceSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What `voice` takes, e.g. `espeak:en-us` or an installed voice's name.")
+    language = serializers.CharField()
+    label = serializers.CharField()
+    engine = serializers.CharField(help_text="`neural` (installed by the admin) or `espeak` (built in).")
+    kind = serializers.SerializerMethodField(
+        help_text="`installed` (a natural voice the admin installed) or `built-in` (eSpeak NG: clear but "
+                  "synthetic-sounding).")
+    sample_text = serializers.CharField()
+
+    def get_kind(self, voice) -> str:
+        return "installed" if voice.engine == "neural" else "built-in"
+
+
+class SpeechCreateSerializer(serializers.Serializer):
+    """Checked again by the web's form (speech/forms.py SpeechForm): the same
+    limits and messages."""
+
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True,
+                                  help_text="The audio file's name; the script's first words when left out.")
+    text = serializers.CharField(help_text="The script (the limit is in the error when it is longer).")
+    voice = serializers.CharField(required=False, help_text="A voice's `name` from `GET /api/v1/voices/`.")
+    language = serializers.CharField(required=False, max_length=40,
+                                     help_text="Or a language code (`en`, `zh`, `de`, `en-gb`, …): its voice.")
+    speed = serializers.FloatField(required=False, default=1.0)
+
+    def validate(self, data):
+        from speech.voices import voice_for_language
+
+        if not data.get("voice"):
+            if not data.get("language"):
+                raise serializers.ValidationError({"voice": [_("Choose a voice, or a language.")]})
+            data["voice"] = voice_for_language(data["language"])
+            if data["voice"] is None:
+                raise serializers.ValidationError({"language": [
+                    _("No voice speaks %(language)s here. GET /api/v1/voices/ lists the voices.")
+                    % {"language": data["language"]}]})
+        return data
+
+
+class SpeechFindingSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["language_mismatch", "unsupported_characters"])
+    message = serializers.CharField()
+
+
+class SpeechSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField(help_text="0-1: the script's sentences spoken so far.")
+    unsupported_characters = serializers.SerializerMethodField(
+        help_text="Characters the voice cannot speak, left out (not silently dropped).")
+    language_mismatch = serializers.SerializerMethodField(
+        help_text="The writing system found when the script does not fit the voice's language (e.g. `han`).")
+    warnings = serializers.SerializerMethodField()
+    audio_url = serializers.SerializerMethodField(help_text="The speech's audio asset, once ready.")
+
+    class Meta:
+        model = Speech
+        fields = ["id", "project", "title", "text", "language", "voice", "speed", "status", "progress", "done",
+                  "total", "error", "asset", "audio_url", "unsupported_characters", "language_mismatch", "warnings",
+                  "script_batch", "created_at"]
+        read_only_fields = fields
+
+    def get_progress(self, speech: Speech) -> float:
+        if speech.status == Speech.Status.SUCCEEDED:
+            return 1.0
+        return round(speech.done / speech.total, 4) if speech.total else 0.0
+
+    def get_unsupported_characters(self, speech: Speech) -> list[str]:
+        return list(speech.findings.get("unsupported") or [])
+
+    def get_language_mismatch(self, speech: Speech) -> str | None:
+        return speech.findings.get("mismatch") or None
+
+    @extend_schema_field(SpeechFindingSerializer(many=True))
+    def get_warnings(self, speech: Speech) -> list[dict]:
+        """The speech page's warnings, each with a stable code."""
+        from speech.services import mismatch_warning, unsupported_warning
+
+        pairs = [("language_mismatch", mismatch_warning(speech.findings)),
+                 ("unsupported_characters", unsupported_warning(speech.findings))]
+        return [{"code": code, "message": str(message)} for code, message in pairs if message]
+
+    def get_audio_url(self, speech: Speech) -> str | None:
+        if not speech.asset_id:
+            return None
+        path = reverse("api:asset-detail", args=[speech.asset_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class ScriptRowSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True,
+                                  help_text="The video's name; the script's first words when left out.")
+    script = serializers.CharField()
+
+
+class ScriptBatchCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    template = serializers.IntegerField(help_text="Id of a template of the project.")
+    voice = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="A voice's `name`; the template's voice when left out.")
+    scripts = ScriptRowSerializer(many=True, allow_empty=False, help_text="One video per script.")
+
+
+class ScriptBatchSerializer(serializers.ModelSerializer):
+    speeches = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScriptBatch
+        fields = ["id", "project", "name", "template", "status", "error", "batch", "speeches", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(SpeechSerializer(many=True))
+    def get_speeches(self, plan: ScriptBatch) -> list[dict]:
+        speeches = plan.speeches.order_by("position")
+        return SpeechSerializer(speeches, many=True, context=self.context).data

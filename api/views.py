@@ -41,6 +41,7 @@ from api.serializers import (
     WebhookDeliverySerializer,
     WebhookEndpointSerializer,
 )
+from api.speech_views import ScriptBatchDetail, ScriptBatchList, SpeechDetail, SpeechList, VoiceList  # noqa: F401
 from api.ssrf import UnsafeURL, check_url
 from heygem_site.files import serve_private
 from projects import access as project_access
@@ -191,8 +192,9 @@ class TemplateDetail(generics.RetrieveAPIView):
 @extend_schema(parameters=[OpenApiParameter("project", OpenApiTypes.INT), *TIME_FILTERS])
 class BatchList(generics.ListAPIView):
     """GET: your batches, newest first. POST: start a batch (one job per
-    presenter or template). Send an `Idempotency-Key` header: the same key
-    again answers the first batch instead of queueing another."""
+    presenter or template, for each recording in `audio`/`audios`). Send an
+    `Idempotency-Key` header: the same key again answers the first batch
+    instead of queueing another."""
 
     serializer_class = BatchSerializer
 
@@ -216,9 +218,15 @@ class BatchList(generics.ListAPIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         project = project_access.get_project(request, data["project"], need=project_access.EDIT)
-        audio = project.assets.filter(pk=data["audio"], kind=Asset.Kind.AUDIO).first()
-        if audio is None:
-            raise serializers.ValidationError({"audio": [_("No audio with this id in the project.")]})
+        recordings = {a.pk: a for a in project.assets.filter(pk__in=data["audio_ids"], kind=Asset.Kind.AUDIO)}
+        missing = [pk for pk in data["audio_ids"] if pk not in recordings]
+        if missing:
+            if data.get("audio") in missing:
+                raise serializers.ValidationError({"audio": [_("No audio with this id in the project.")]})
+            raise serializers.ValidationError({"audios": [
+                _("No audio with id %(ids)s in the project.") % {"ids": ", ".join(map(str, missing))}
+            ]})
+        audios = [recordings[pk] for pk in data["audio_ids"]]
         visuals = {a.pk: a for a in project.assets.filter(pk__in=data["presenters"],
                                                            kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])}
         missing = [pk for pk in data["presenters"] if pk not in visuals]
@@ -242,14 +250,15 @@ class BatchList(generics.ListAPIView):
                 check_url(webhook["url"], allow_private=False)
             except UnsafeURL as error:
                 raise serializers.ValidationError({"webhook": [error.message]}) from None
-        items = [services.Item(visuals[pk]) for pk in data["presenters"]]
-        items += [services.Item(templates[pk].avatar, templates[pk]) for pk in data["templates"]]
+        presenters = [services.Item(visuals[pk]) for pk in data["presenters"]]
+        presenters += [services.Item(templates[pk].avatar, templates[pk]) for pk in data["templates"]]
+        items = services.pairings(audios, presenters)
         name = data.get("name") or _("Batch %(date)s") % {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
         settings = data.get("settings") or RenderSettingsForm.initial_from(None)
         secret = None
         try:
             with transaction.atomic():
-                batch = services.create_batch(request.user, project, name, audio, items, settings)
+                batch = services.create_batch(request.user, project, name, audios[0], items, settings)
                 if webhook:
                     endpoint = WebhookEndpoint.objects.create(
                         user=request.user, url=webhook["url"], batch=batch, secret=WebhookEndpoint.new_secret(),

@@ -61,8 +61,11 @@ class ScriptBatchForm(forms.Form):
         label=_("…or type the scripts"), required=False, widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("Separate the scripts with a line holding only ---. Each is named after its first words."))
 
-    def __init__(self, *args, project, user=None, **kwargs):
+    def __init__(self, *args, project, user=None, rows: list[tuple[str, str]] | None = None, **kwargs):
+        """`rows`: scripts [(title, text), ...] already split (the API sends
+        them as JSON); checked as typed scripts are."""
         super().__init__(*args, **kwargs)
+        self.given_rows = rows
         templates = project.templates.all()
         if user is not None:
             # The team library's templates too, as in the batch form (projects/access.py decides).
@@ -79,7 +82,9 @@ class ScriptBatchForm(forms.Form):
         data["voice_name"] = voice
         template_voice = (template.settings.get("voice") or {}) if template else {}
         data["speed"] = float(template_voice.get("speed", 1.0)) if not data.get("voice") else 1.0
-        if data.get("scripts_csv"):
+        if self.given_rows is not None:
+            data["rows"] = self._given(self.given_rows)
+        elif data.get("scripts_csv"):
             data["rows"] = self._read_csv(data["scripts_csv"])
         elif data.get("scripts"):
             data["rows"] = self._split_typed(data["scripts"])
@@ -104,7 +109,10 @@ class ScriptBatchForm(forms.Form):
         import re
 
         parts = [p.strip() for p in re.split(rf"^\s*{SCRIPT_SEPARATOR}\s*$", text, flags=re.MULTILINE)]
-        rows = [(_title(p), p) for p in parts if p]
+        return self._given([(_title(p), p) for p in parts if p])
+
+    def _given(self, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        rows = [((title or "").strip() or _title(text), text) for title, text in rows]
         try:
             return self._check(rows, lambda n, title: _("Script %(n)d (“%(title)s”)") % {"n": n + 1, "title": title})
         except forms.ValidationError as error:
