@@ -17,3 +17,6 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "heygem_site.errors.page_not_found"
+handler500 = "heygem_site.errors.server_error"

@@ -312,3 +312,30 @@ def test_a_batch_request_can_name_its_own_webhook(client, project, audio, video,
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.batch_id == started.json()["id"] and endpoint.events == ["batch.finished"]
     assert started.json()["webhook_secret"] == endpoint.secret
+
+
+def test_unknown_paths_and_server_errors_answer_in_the_apis_json_shape(alice, alice_token, project, monkeypatch):
+    """A program never has to parse an HTML page: an unknown API path is a
+    JSON 404 and a crash is a JSON 500 (its traceback goes to the server
+    log); pages outside the API keep the friendly HTML."""
+    from django.test import Client
+
+    from api import views
+
+    client = Client(raise_request_exception=False)
+    missing = client.get("/api/v1/no-such-thing/", headers=bearer(alice_token))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(views.ProjectList, "list", crash)
+    broken = client.get("/api/v1/projects/", headers=bearer(alice_token))
+    assert broken.status_code == 500
+    assert broken["Content-Type"] == "application/json"
+    error = broken.json()["error"]
+    assert error["code"] == "internal_error" and "disk on fire" not in error["message"]
+    client.force_login(alice)
+    page = client.get("/projects/999999/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
