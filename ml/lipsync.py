@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=["feather", "none"], default="feather")
     p.add_argument("--loop", choices=["pingpong", "forward"], default="pingpong")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="runtime for the network: auto (the fastest measured on this device, cached), torch or onnx"
+        " (ONNX Runtime; the graph is built from the checkpoint on first use and cached beside it)",
+    )
+    p.add_argument("--fp16", action="store_true", help="half precision on CUDA (torch backend; not on the CPU)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--detector", choices=["auto", "sfd", "opencv"], default="auto")
     p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth (default: $HEYGEM_MODEL_DIR)")
@@ -94,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resize_factor=args.resize_factor,
         detect_size=args.detect_size,
+        fp16=args.fp16,
     )
     engine = LipSyncEngine(
         args.checkpoint,
@@ -102,6 +111,8 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
         batch_size=args.batch_size,
         threads=args.threads,
+        backend=args.backend,
+        fp16=args.fp16,
     )
     bars: dict[str, object] = {}
 
