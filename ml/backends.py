@@ -271,8 +271,9 @@ def _cpu_name() -> str:
     return ""
 
 
-def time_generator(gen, batch_size: int, batches: int = AUTO_TIMED_BATCHES) -> float:
+def time_generator(gen, batch_size: int, batches: int | None = None) -> float:
     """Minimum ms per batch over ``batches`` timed runs after one warm-up."""
+    batches = AUTO_TIMED_BATCHES if batches is None else batches
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (batch_size, IMG_SIZE, IMG_SIZE, 3), dtype=np.uint8)
     mels = rng.uniform(-4, 4, (batch_size, 80, 16)).astype(np.float32)

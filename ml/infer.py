@@ -40,6 +40,10 @@ class Generator:
         self.channels_last = bool(channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
+            # fp32 means fp32: TF32 convolutions (cuDNN's default on Ampere and
+            # later) would round to 10-bit mantissas, outside the parity figure.
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         self.model = model.to(device).eval()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
