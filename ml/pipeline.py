@@ -202,6 +202,11 @@ class LipSyncEngine:
         }
         best = min(ms, key=ms.get)
         write_choice(folder, key, best, ms)
+        if best == "onnx":  # keep one copy of the weights in memory, not two
+            self._generators.clear()
+            self._model = None
+        else:
+            self._onnx = None
         return best, Choice(best, ms, False)
 
     def _torch_generator(self, fp16: bool) -> Generator:
