@@ -56,6 +56,8 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, face_clip, random
         "--outfile",
         tmp_path / "o.mp4",
         "--quiet",
+        "--backend",
+        "torch",  # no first-use measurement: this is about the message
     )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
