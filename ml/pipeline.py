@@ -172,10 +172,23 @@ class LipSyncEngine:
 
     def _onnx_generator(self) -> OnnxGenerator:
         if self._onnx is None:
-            path, _ = ensure_onnx(
+            path, built = ensure_onnx(
                 self.checkpoint_path, self.model_sha256, model=self._model, cache_dir=self.compiled_dir
             )
-            self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
+            try:
+                self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
+            except ValueError:
+                raise
+            except Exception:
+                if built:
+                    raise
+                # A cached graph the runtime cannot read (damaged on disk, or
+                # from an incompatible exporter): build it again, once.
+                path.unlink(missing_ok=True)
+                path, _ = ensure_onnx(
+                    self.checkpoint_path, self.model_sha256, model=self._model, cache_dir=self.compiled_dir
+                )
+                self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
         return self._onnx
 
     def _resolve_backend(self, backend: str, fp16: bool) -> tuple[str, Choice]:

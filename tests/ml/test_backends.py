@@ -85,6 +85,20 @@ def test_onnx_graph_is_keyed_by_the_checkpoint_and_rebuilt_when_it_changes(rando
     assert np.abs(backends.OnnxGenerator(path)(crops, mels).astype(int) - ref).max() <= 1
 
 
+def test_a_damaged_cached_graph_is_built_again(random_checkpoint, tmp_path, inputs, reference):
+    from ml.hashing import file_sha256
+
+    folder = tmp_path / "compiled"
+    folder.mkdir()
+    graph = backends.onnx_path(folder, file_sha256(random_checkpoint))
+    graph.write_bytes(b"\x08\x07" + b"not a graph" * 100)  # e.g. a disk error
+    engine = LipSyncEngine(random_checkpoint, device="cpu", backend="onnx", compiled_dir=folder)
+    crops, mels = inputs
+    out = engine.generator(fp16=False)(crops, mels).astype(int)
+    assert np.abs(out - reference(crops, mels).astype(int)).max() <= 1
+    assert graph.stat().st_size > 100_000_000  # the real graph (36 M float32 weights)
+
+
 def test_auto_measures_once_per_device_and_says_which_backend_ran(random_checkpoint, compiled, engines, tmp_path,
                                                                  face_clip, speech_1s, monkeypatch):
     from ml.hashing import file_sha256
