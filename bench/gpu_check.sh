@@ -25,8 +25,9 @@ step "$PY" bench/e2e_vs_model.py --device cuda --backend auto --rounds 2
 step "$PY" bench/e2e_vs_model.py --device cuda --backend torch --fp16 --rounds 2
 if [ -z "${QUICK:-}" ]; then
   step "$PY" bench/e2e_vs_model.py --device cuda --backend torch --fp16 --rounds 2 --size 1080p
-  # Detection (random S3FD weights on the GPU, and the Haar fallback) versus a cached track.
-  step "$PY" bench/cache.py --device cuda --detector sfd --backend torch
-  step "$PY" bench/cache.py --device cuda --detector opencv --backend torch --size 1080p
+  # Detection versus a cached track (Haar: random S3FD weights find no face), and S3FD's cost per frame on the GPU.
+  step "$PY" bench/cache.py --device cuda --backend torch
+  step "$PY" bench/cache.py --device cuda --backend torch --size 1080p
+  step "$PY" bench/detect_cost.py --device cuda
 fi
 echo "log: $LOG"
