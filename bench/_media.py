@@ -19,6 +19,7 @@ import mediafactory as mf  # noqa: E402
 
 SPEECH = ROOT / "tests" / "fixtures" / "speech_zh_22k.wav"
 BOX_720 = (150, 520, 470, 810)  # y1 y2 x1 x2 around the face in a 1280x720 clip
+BOX_1080 = tuple(v * 3 // 2 for v in BOX_720)  # the same face in the 1920x1080 clip
 
 
 def clip_720p(seconds: int) -> Path:
@@ -26,6 +27,14 @@ def clip_720p(seconds: int) -> Path:
     path = OUT / f"face_720p_{seconds}s.mp4"
     if not path.exists():
         mf.make_face_clip(path, seconds=seconds, fps=25, size=(1280, 720))
+    return path
+
+
+def clip_1080p(seconds: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"face_1080p_{seconds}s.mp4"
+    if not path.exists():
+        mf.make_face_clip(path, seconds=seconds, fps=25, size=(1920, 1080))
     return path
 
 

@@ -294,7 +294,12 @@ HEYGEM_CACHE_DIR = env_path("HEYGEM_CACHE_DIR", VAR_DIR / "cache")
 HEYGEM_DEVICE = env_str("HEYGEM_DEVICE", "auto")
 if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", HEYGEM_DEVICE):
     raise ImproperlyConfigured(f"HEYGEM_DEVICE={HEYGEM_DEVICE!r} must be auto, cpu, cuda or cuda:N")
-HEYGEM_FP16 = env_bool("HEYGEM_FP16", True)
+# Half precision on CUDA (torch backend): opt-in, its parity figure is in docs/engine.md.
+HEYGEM_FP16 = env_bool("HEYGEM_FP16", False)
+# The runtime that runs the network: auto (the fastest measured on this worker's
+# device, measured once and cached), torch, or onnx (ONNX Runtime; the graph is
+# built from the installed checkpoint and cached beside it). See docs/engine.md.
+HEYGEM_ENGINE_BACKEND = env_choice("HEYGEM_ENGINE_BACKEND", "auto", ("auto", "torch", "onnx"))
 # How many times a render whose worker died mid-job is queued again (0 = mark it failed).
 HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
 # Quotas (rendering/quotas.py): items in one batch; queued + running items per

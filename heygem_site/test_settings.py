@@ -25,6 +25,11 @@ if not os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_port}/0"
     os.environ["HEYGEM_TEST_EMBEDDED_REDIS"] = "1"
 
+# Every test installs its own random checkpoint in a fresh folder: "auto"
+# would export an ONNX graph and time both backends for each of them. Tests
+# that are about the backend choice set HEYGEM_ENGINE_BACKEND themselves.
+os.environ.setdefault("HEYGEM_ENGINE_BACKEND", "torch")
+
 from heygem_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -29,13 +29,24 @@ class Generator:
     reference: ``(pred * 255)`` truncated to uint8.
     """
 
-    def __init__(self, model: Wav2Lip, device: torch.device, fp16: bool = False) -> None:
+    backend = "torch"
+
+    def __init__(self, model: Wav2Lip, device: torch.device, fp16: bool = False, channels_last: bool = False) -> None:
         self.device = device
         self.cuda = device.type == "cuda"
         self.fp16 = bool(fp16 and self.cuda)
+        # Channels-last (NHWC) lets oneDNN on the CPU and cuDNN's tensor-core
+        # kernels on CUDA run the convolutions without layout conversions.
+        self.channels_last = bool(channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
+            # fp32 means fp32: TF32 convolutions (cuDNN's default on Ampere and
+            # later) would round to 10-bit mantissas, outside the parity figure.
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         self.model = model.to(device).eval()
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
 
     def _autocast(self):
         if self.fp16:
@@ -52,6 +63,9 @@ class Generator:
             x = faces.permute(0, 3, 1, 2).float().div_(255.0)
             masked = x.clone()
             masked[:, :, IMG_SIZE // 2 :] = 0
-            pred = self.model(audio.unsqueeze(1), torch.cat([masked, x], dim=1))
+            face = torch.cat([masked, x], dim=1)
+            if self.channels_last:
+                face = face.contiguous(memory_format=torch.channels_last)
+            pred = self.model(audio.unsqueeze(1), face)
             out = (pred.float() * 255.0).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
         return out.cpu().numpy()

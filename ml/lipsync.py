@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=["feather", "none"], default="feather")
     p.add_argument("--loop", choices=["pingpong", "forward"], default="pingpong")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="runtime for the network: auto (the fastest measured on this device, cached), torch or onnx"
+        " (ONNX Runtime; the graph is built from the checkpoint on first use and cached beside it)",
+    )
+    p.add_argument("--fp16", action="store_true", help="half precision on CUDA (torch backend; not on the CPU)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--detector", choices=["auto", "sfd", "opencv"], default="auto")
     p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth (default: $HEYGEM_MODEL_DIR)")
@@ -82,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import LipSyncEngine, Progress, RenderSettings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .audio import AudioFeatures
+    from .pipeline import Progress, RenderSettings
 
     settings = RenderSettings(
         pads=tuple(args.pads),
@@ -94,15 +105,18 @@ def _run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resize_factor=args.resize_factor,
         detect_size=args.detect_size,
+        fp16=args.fp16,
     )
-    engine = LipSyncEngine(
-        args.checkpoint,
-        device=args.device,
-        detector=args.detector,
-        model_dir=args.model_dir,
-        batch_size=args.batch_size,
-        threads=args.threads,
-    )
+    # Start-up: the audio features (decoding, and importing the audio stack
+    # once) are computed while the engine loads the network.
+    with ThreadPoolExecutor(1, thread_name_prefix="lipsync-audio") as pool:
+        audio_job = pool.submit(AudioFeatures.from_file, args.audio)
+        try:
+            engine = _load_engine(args)
+        except BaseException:
+            audio_job.cancel()
+            raise
+        feats = audio_job.result()
     bars: dict[str, object] = {}
 
     def progress(p: Progress) -> None:
@@ -124,7 +138,9 @@ def _run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
 
     try:
-        result = engine.render(args.face, args.audio, args.outfile, settings=settings, progress=progress, log=log)
+        result = engine.render(
+            args.face, feats, args.outfile, settings=settings, progress=progress, log=log, audio_source=args.audio
+        )
     finally:
         for bar in bars.values():
             bar.close()
@@ -137,6 +153,21 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _load_engine(args: argparse.Namespace):
+    from .pipeline import LipSyncEngine
+
+    return LipSyncEngine(
+        args.checkpoint,
+        device=args.device,
+        detector=args.detector,
+        model_dir=args.model_dir,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        backend=args.backend,
+        fp16=args.fp16,
+    )
 
 
 if __name__ == "__main__":

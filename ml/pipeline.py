@@ -5,9 +5,13 @@
 1. audio features (mel) from a file, or reused from :class:`AudioFeatures`;
 2. the face track: fixed ``box``, a cached track, or key-frame detection on
    downscaled frames (a light first pass over the video);
-3. one streaming pass: a decode thread -> crop, batched model, paste on the
-   calling thread -> an encode thread (H.264 + original audio), connected
-   by bounded queues, so memory does not grow with the duration.
+3. one streaming pass: a decode + face-crop thread -> the batched model on
+   the calling thread -> a paste thread -> an encode thread (H.264 +
+   original audio), connected by bounded queues, so the model never waits
+   for the rest and memory does not grow with the duration.
+
+The network runs on the backend chosen at load (``ml.backends``: PyTorch or
+ONNX Runtime, ``auto`` = fastest measured on this device).
 """
 
 from __future__ import annotations
@@ -24,7 +28,19 @@ import numpy as np
 import torch
 
 from .audio import MEL_STEP, RESAMPLER, AudioFeatures, file_sha256, mel_chunk_starts, output_frame_count
-from .checkpoint import load_wav2lip
+from .backends import (
+    BACKENDS,
+    Choice,
+    OnnxGenerator,
+    compiled_dir,
+    device_key,
+    ensure_onnx,
+    onnx_providers,
+    read_choice,
+    time_generator,
+    write_choice,
+)
+from .checkpoint import build_model, identify, read_state_dict
 from .detect import make_detector
 from .encode import VideoWriter
 from .errors import BadBox, CorruptMedia, LipSyncError, NoFaceFound
@@ -110,13 +126,19 @@ class LipSyncEngine:
         batch_size: int | None = None,
         threads: int | None = None,
         io_threads: int | None = None,
+        backend: str = "auto",
+        fp16: bool = False,
+        compiled_dir: str | os.PathLike | None = None,
     ) -> None:
         if detector not in ("auto", "sfd", "opencv"):
             raise ValueError(f"unknown detector {detector!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
         if threads:
             torch.set_num_threads(int(threads))
         self.device = pick_device(device)
-        model, self.checkpoint = load_wav2lip(checkpoint_path)
+        self.checkpoint_path = Path(checkpoint_path)
+        self.checkpoint = identify(checkpoint_path)
         self.model_sha256 = self.checkpoint.sha256
         self.model_name = self.checkpoint.known_as
         self.batch_size = int(batch_size or (64 if self.device.type == "cuda" else 16))
@@ -127,10 +149,114 @@ class LipSyncEngine:
         self.io_threads = int(io_threads if io_threads is not None else (1 if cores <= 4 else 0))
         self.detector_kind = detector
         self.model_dir = model_dir
-        self._model = model
+        self.compiled_dir = compiled_dir
+        self._model = None  # the PyTorch module, loaded only when a backend needs it
         self._generators: dict[bool, Generator] = {}
+        self._onnx: OnnxGenerator | None = None
         self._detector = None
         self._detector_note = ""
+        self.backend, self.backend_choice = self._resolve_backend(backend, fp16)
+        self.backend_requested = backend
+        self.generator(fp16)  # load now: a bad checkpoint fails here, not in the first job
+
+    # ------------------------------------------------------------ backends
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = build_model(read_state_dict(self.checkpoint_path))
+        return self._model
+
+    def _device_name(self) -> str:
+        return str(self.device) if self.device.type == "cuda" else "cpu"
+
+    def _onnx_generator(self) -> OnnxGenerator:
+        if self._onnx is None:
+            path, built = ensure_onnx(
+                self.checkpoint_path, self.model_sha256, model=self._model, cache_dir=self.compiled_dir
+            )
+            try:
+                self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
+            except ValueError:
+                raise
+            except Exception:
+                if built:
+                    raise
+                # A cached graph the runtime cannot read (damaged on disk, or
+                # from an incompatible exporter): build it again, once.
+                path.unlink(missing_ok=True)
+                path, _ = ensure_onnx(
+                    self.checkpoint_path, self.model_sha256, model=self._model, cache_dir=self.compiled_dir
+                )
+                self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
+        return self._onnx
+
+    def _resolve_backend(self, backend: str, fp16: bool) -> tuple[str, Choice]:
+        onnx_ok = onnx_providers(self._device_name()) is not None
+        if backend == "torch":
+            return "torch", Choice("torch", {}, False)
+        if backend == "onnx":
+            if not onnx_ok:
+                raise ValueError(
+                    f"The onnx backend cannot run on {self._device_name()} here: the installed onnxruntime"
+                    " has no provider for it (on CUDA it needs onnxruntime-gpu). Use the torch or auto backend."
+                )
+            return "onnx", Choice("onnx", {}, False)
+        if not onnx_ok:
+            return "torch", Choice("torch", {}, False)
+        folder = compiled_dir(self.checkpoint_path, self.compiled_dir)
+        key = device_key(self._device_name(), self.batch_size, torch.get_num_threads(), fp16)
+        cached = read_choice(folder, key)
+        if cached is not None:
+            return cached["backend"], Choice(cached["backend"], cached.get("ms_per_batch") or {}, True)
+        ms = {
+            "torch": time_generator(self._torch_generator(fp16), self.batch_size),
+            "onnx": time_generator(self._onnx_generator(), self.batch_size),
+        }
+        best = min(ms, key=ms.get)
+        write_choice(folder, key, best, ms)
+        if best == "onnx":  # keep one copy of the weights in memory, not two
+            self._generators.clear()
+            self._model = None
+        else:
+            self._onnx = None
+        return best, Choice(best, ms, False)
+
+    def _torch_generator(self, fp16: bool) -> Generator:
+        key = bool(fp16 and self.device.type == "cuda")
+        if key not in self._generators:
+            self._generators[key] = Generator(self.model, self.device, fp16=key, channels_last=True)
+        return self._generators[key]
+
+    def precision(self, fp16: bool) -> str:
+        return "fp16" if self.backend == "torch" and fp16 and self.device.type == "cuda" else "fp32"
+
+    def backend_note(self, fp16: bool) -> str:
+        """One line for the render log: which runtime ran the network, and why."""
+        if self.backend == "onnx":
+            import onnxruntime
+
+            runtime = f"ONNX Runtime {onnxruntime.__version__}"
+        else:
+            runtime = f"PyTorch {torch.__version__.split('+')[0]} (channels-last)"
+        why = "set by configuration" if self.backend_requested != "auto" else self.backend_choice.describe()
+        if self.backend_requested == "auto" and not self.backend_choice.ms_per_batch:
+            why = "the only backend that runs on this device"
+        extra = ""
+        if fp16 and self.device.type == "cuda" and self.backend == "onnx":
+            extra = "; fp16 was asked for but the onnx backend runs fp32"
+        return (
+            f"Backend: {self.backend}, {runtime} on {self._device_name()}, {self.precision(fp16)}"
+            f" ({why}){extra}."
+        )
+
+    def runtime_facts(self, fp16: bool) -> dict:
+        return {
+            "backend": self.backend,
+            "requested": self.backend_requested,
+            "device": self._device_name(),
+            "precision": self.precision(fp16),
+        }
 
     def warm_up(self, fp16: bool = True) -> None:
         """Pay the one-time costs before the first job: the audio stack's
@@ -151,11 +277,12 @@ class LipSyncEngine:
 
     # ------------------------------------------------------------ parts
 
-    def generator(self, fp16: bool) -> Generator:
-        key = bool(fp16 and self.device.type == "cuda")
-        if key not in self._generators:
-            self._generators[key] = Generator(self._model, self.device, fp16=key)
-        return self._generators[key]
+    def generator(self, fp16: bool):
+        """The network runner of the chosen backend: (B,96,96,3) uint8 crops +
+        (B,80,16) mels -> (B,96,96,3) uint8 faces."""
+        if self.backend == "onnx":
+            return self._onnx_generator()
+        return self._torch_generator(fp16)
 
     @property
     def checkpoint_note(self) -> str:
@@ -205,6 +332,7 @@ class LipSyncEngine:
                 log(line)
 
         note(self.checkpoint_note)
+        note(self.backend_note(settings.fp16))
         t = time.perf_counter()
         if isinstance(audio, AudioFeatures):
             feats = audio
@@ -258,6 +386,7 @@ class LipSyncEngine:
             timings=timings,
             model_sha256=self.model_sha256,
             model_name=self.model_name,
+            runtime=self.runtime_facts(settings.fp16),
             log=lines,
         )
 
@@ -324,11 +453,15 @@ class LipSyncEngine:
     def _stream(
         self, source, feats, mux_from, outfile, settings, boxes, starts, n_out, progress, started, timings
     ) -> tuple[int, int]:
+        """Four stages in a chain of bounded queues, so the model (on the
+        calling thread) never waits for the others: decode + face crop ->
+        model -> paste -> encode. Memory is a few batches of frames."""
         info = source.info
         bs = self.batch_size
         gen = self.generator(settings.fp16)
         stop = threading.Event()
         frames_q: queue.Queue = queue.Queue(maxsize=2 * bs)
+        paste_q: queue.Queue = queue.Queue(maxsize=2)  # whole batches
         out_q: queue.Queue = queue.Queue(maxsize=2 * bs)
         writer = VideoWriter(
             outfile,
@@ -342,38 +475,67 @@ class LipSyncEngine:
             color_tags=source.color_tags,
             threads=self.io_threads,
         )
+        fixed = boxes if len(boxes) == 1 else None
 
         def decode(worker: _Worker) -> None:
             it = source.playback(n_out, settings.loop)
             while not stop.is_set():
                 t = time.perf_counter()
                 item = next(it, _END)
+                if item is not _END:
+                    i, k, img = item
+                    box = fixed[0] if fixed is not None else (boxes[k] if k < len(boxes) else None)
+                    ok = box is not None and box[2] - box[0] >= 2 and box[3] - box[1] >= 2
+                    row = box if ok else None
+                    item = (i, img, row, crop_face(img, row) if ok else None)
                 worker.busy += time.perf_counter() - t
                 if not _put(frames_q, item, stop) or item is _END:
                     return
 
-        def encode(worker: _Worker) -> None:
+        def _take(q: queue.Queue):
             while True:
                 try:
-                    item = out_q.get(timeout=0.1)
+                    return q.get(timeout=0.1)
                 except queue.Empty:
                     if stop.is_set():
-                        return
-                    continue
+                        return _END
+
+        def paste(worker: _Worker) -> None:
+            while True:
+                item = _take(paste_q)
+                if item is _END:
+                    break
+                batch, pred, faced = item
+                t = time.perf_counter()
+                outs = [img for _, img, _, _ in batch]
+                for p, j in zip(pred, faced):
+                    outs[j] = paste_mouth(batch[j][1], p, batch[j][2], settings.blend)
+                worker.busy += time.perf_counter() - t
+                for img in outs:
+                    if not self._put_checked(out_q, img, stop, encoder):
+                        raise encoder.error or LipSyncError("The encoder stopped.")
+            if not stop.is_set():
+                self._put_checked(out_q, _END, stop, encoder)
+
+        def encode(worker: _Worker) -> None:
+            while True:
+                item = _take(out_q)
                 if item is _END:
                     return
                 t = time.perf_counter()
                 writer.write(item)
                 worker.busy += time.perf_counter() - t
 
-        decoder, encoder = _Worker(decode, "lipsync-decode"), _Worker(encode, "lipsync-encode")
+        decoder = _Worker(decode, "lipsync-decode")
+        paster = _Worker(paste, "lipsync-paste")
+        encoder = _Worker(encode, "lipsync-encode")
         stage = _Stage("infer", n_out, progress, started)
         faceless = 0
-        infer_s = paste_s = 0.0
-        fixed = boxes if len(boxes) == 1 else None
+        infer_s = 0.0
         try:
             decoder.start()
             encoder.start()
+            paster.start()
             done = False
             while not done:
                 batch = []
@@ -385,29 +547,22 @@ class LipSyncEngine:
                     batch.append(item)
                 if not batch:
                     break
-                t = time.perf_counter()
-                rows = []
-                for _, k, _img in batch:
-                    box = fixed[0] if fixed is not None else (boxes[k] if k < len(boxes) else None)
-                    ok = box is not None and box[2] - box[0] >= 2 and box[3] - box[1] >= 2
-                    rows.append(box if ok else None)
-                faced = [j for j, b in enumerate(rows) if b is not None]
-                outs = [img for _, _, img in batch]
+                faced = [j for j, b in enumerate(batch) if b[2] is not None]
+                pred = None
                 if faced:
-                    crops = np.stack([crop_face(batch[j][2], rows[j]) for j in faced])
+                    crops = np.stack([batch[j][3] for j in faced])
                     mels = np.stack([feats.mel[:, starts[batch[j][0]] : starts[batch[j][0]] + MEL_STEP] for j in faced])
                     t1 = time.perf_counter()
                     pred = gen(crops, mels)
                     infer_s += time.perf_counter() - t1
-                    for p, j in zip(pred, faced):
-                        outs[j] = paste_mouth(batch[j][2], p, rows[j], settings.blend)
                 faceless += len(batch) - len(faced)
-                paste_s += time.perf_counter() - t
-                for img in outs:
-                    if not self._put_checked(out_q, img, stop, encoder):
-                        raise encoder.error or LipSyncError("The encoder stopped.")
+                if not self._put_checked(paste_q, (batch, pred if pred is not None else [], faced), stop, paster):
+                    raise paster.error or encoder.error or LipSyncError("The encoder stopped.")
                 stage.advance(len(batch))
-            self._put_checked(out_q, _END, stop, encoder)
+            self._put_checked(paste_q, _END, stop, paster)
+            paster.join()
+            if paster.error:
+                raise paster.error
             encoder.join()
             if encoder.error:
                 raise encoder.error
@@ -422,13 +577,13 @@ class LipSyncEngine:
             timings["finish"] = time.perf_counter() - t
         except BaseException:
             stop.set()
-            for th in (decoder, encoder):
+            for th in (decoder, paster, encoder):
                 if th.is_alive():
                     th.join(timeout=10)
             writer.abort()
             raise
         timings["infer"] = infer_s
-        timings["crop_paste"] = paste_s - infer_s
+        timings["crop_paste"] = paster.busy  # the crop is in the decode thread's time
         timings["decode"] = decoder.busy
         timings["encode"] = encoder.busy
         return writer.frames, faceless

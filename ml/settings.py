@@ -31,7 +31,7 @@ class RenderSettings:
     key_interval: int = 5  # detect every n-th frame, interpolate between
     smooth_window: int = 5  # centred moving average over this many frames (1: none)
     image_fps: int = 25  # frame rate when the face is a still image
-    fp16: bool = True  # half-precision autocast (CUDA only)
+    fp16: bool = False  # half-precision autocast (CUDA, torch backend only; opt-in: see docs/engine.md)
 
     def __post_init__(self) -> None:
         def ints(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -120,6 +120,9 @@ class RenderResult:
     timings: dict[str, float] = field(default_factory=dict)
     model_sha256: str = ""
     model_name: str | None = None  # official file name, None for a custom checkpoint
+    # Which runtime ran the network: backend ("torch"/"onnx"), requested
+    # ("auto"/"torch"/"onnx"), device, precision ("fp32"/"fp16").
+    runtime: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

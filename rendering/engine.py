@@ -33,7 +33,13 @@ def get_engine() -> LipSyncEngine:
     if not installed.ready:
         raise ModelNotInstalled()
     stat = installed.wav2lip.stat()
-    key = (str(installed.wav2lip), stat.st_size, stat.st_mtime, installed.s3fd is not None)
+    key = (
+        str(installed.wav2lip),
+        stat.st_size,
+        stat.st_mtime,
+        installed.s3fd is not None,
+        settings.HEYGEM_ENGINE_BACKEND,
+    )
     with _lock:
         if _engine is None or key != _engine_key:
             from ml.pipeline import LipSyncEngine
@@ -42,7 +48,12 @@ def get_engine() -> LipSyncEngine:
             if installed.test_model:
                 log.warning("the installed model is the random test checkpoint: its output is noise, not lip-sync")
             engine = LipSyncEngine(
-                installed.wav2lip, device=settings.HEYGEM_DEVICE, detector="auto", model_dir=settings.HEYGEM_MODEL_DIR
+                installed.wav2lip,
+                device=settings.HEYGEM_DEVICE,
+                detector="auto",
+                model_dir=settings.HEYGEM_MODEL_DIR,
+                backend=settings.HEYGEM_ENGINE_BACKEND,
+                fp16=settings.HEYGEM_FP16,
             )
             engine.warm_up(settings.HEYGEM_FP16)
             _engine, _engine_key = engine, key

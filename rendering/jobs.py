@@ -156,6 +156,7 @@ def manifest(render: Render, result) -> dict:
         "settings": render.settings,
         "engine_settings": engines.engine_settings(render.settings).to_dict(),
         "model": engines.model_facts(result),
+        "runtime": result.runtime,  # which backend ran the network, on which device, at which precision
         "detector": result.detector_used,
         "track_cache_hit": result.track_cache_hit,
         "frames": result.frames,

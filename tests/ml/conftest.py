@@ -31,10 +31,38 @@ def random_checkpoint(media) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(random_checkpoint):
+def compiled(media) -> Path:
+    """One folder of compiled graphs for the whole session: the ONNX export of
+    the random checkpoint (a few seconds) happens once."""
+    return media / "compiled"
+
+
+@pytest.fixture(scope="session")
+def engines(random_checkpoint, compiled):
+    """One loaded engine per backend, built on first use."""
     from ml.pipeline import LipSyncEngine
 
-    return LipSyncEngine(random_checkpoint, device="cpu", detector="opencv", batch_size=8)
+    made: dict[str, LipSyncEngine] = {}
+
+    def get(backend: str) -> LipSyncEngine:
+        if backend not in made:
+            made[backend] = LipSyncEngine(
+                random_checkpoint,
+                device="cpu",
+                detector="opencv",
+                batch_size=8,
+                backend=backend,
+                compiled_dir=compiled,
+            )
+        return made[backend]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def engine(engines):
+    return engines("torch")
+
 
 
 @pytest.fixture(scope="session")

@@ -34,9 +34,14 @@ def test_cli_renders_with_a_fixed_box(tmp_path, face_clip, random_checkpoint, sp
         "cpu",
         "--batch-size",
         4,
+        "--backend",
+        "onnx",
     )
     assert p.returncode == 0, p.stderr
     assert out.is_file() and "10 frames" in p.stderr
+    assert "Backend: onnx, ONNX Runtime" in p.stderr  # which runtime ran the network
+    # built beside the checkpoint on first use (or reused from the session's engines)
+    assert list((random_checkpoint.parent / "compiled").glob("wav2lip-*.onnx"))
 
 
 def test_cli_bad_input_is_one_line_without_traceback(tmp_path, face_clip, random_checkpoint):
@@ -51,6 +56,8 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, face_clip, random
         "--outfile",
         tmp_path / "o.mp4",
         "--quiet",
+        "--backend",
+        "torch",  # no first-use measurement: this is about the message
     )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr

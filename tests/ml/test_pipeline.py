@@ -34,6 +34,7 @@ from ml.video import to_bgr
 
 BOX = (60, 200, 100, 230)  # y1 y2 x1 x2, around the astronaut's face
 LOSSLESS = dict(lossless=True)
+BACKENDS = ["torch", "onnx"]  # every backend that runs on a CPU
 
 
 def read_frames(path: Path) -> list[np.ndarray]:
@@ -91,12 +92,17 @@ def test_ntsc_rate_is_kept_exactly(engine, media, speech_1s, tmp_path):
     assert res.frames == info["frames"] == 15  # ceil(0.5 * 29.97)
 
 
-def test_box_render_matches_the_reference_semantics(engine, face_clip, speech_1s, tmp_path, random_checkpoint):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_box_render_matches_the_reference_semantics(engines, backend, face_clip, speech_1s, tmp_path, random_checkpoint):
     """--box: one fixed box, no pads/smoothing; blend none pastes the whole box
-    exactly as the reference computes it."""
+    exactly as the reference (eager PyTorch, NCHW) computes it, whichever
+    backend ran the network."""
+    engine = engines(backend)
     settings = RenderSettings(box=BOX, blend="none", **LOSSLESS)
     res = engine.render(face_clip, speech_1s, tmp_path / "out.mkv", settings)
     assert res.detector_used == "box" and res.faceless_frames == 0
+    assert res.runtime == {"backend": backend, "requested": backend, "device": "cpu", "precision": "fp32"}
+    assert any(line.startswith(f"Backend: {backend},") for line in res.log)
     out, src = read_frames(res.outfile), read_frames(face_clip)
     y1, y2, x1, x2 = BOX
     box = (x1, y1, x2, y2)

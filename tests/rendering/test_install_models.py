@@ -123,3 +123,31 @@ def test_renders_with_the_test_model_say_so_in_manifest_and_log(test_model_dir, 
     assert not (test_model_dir / "wav2lip-TEST-random-weights.pth").exists()
     page = alice_client.get(render.get_absolute_url()).content.decode()
     assert "data-test-model" in page and "Test model: the mouth is noise, not lip-sync." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_install_builds_the_onnx_graph_and_workers_render_with_it(settings, tmp_path, random_checkpoint, alice,
+                                                                  project, audio, video, capsys):
+    """HEYGEM_ENGINE_BACKEND=onnx: install_models builds the graph beside the
+    checkpoint, the worker uses it (no second export) and the manifest and
+    log say which backend ran."""
+    from rendering import engine as engines
+
+    settings.HEYGEM_MODEL_DIR = tmp_path / "models"
+    settings.HEYGEM_ENGINE_BACKEND = "onnx"
+    call_command("install_models", "--from", str(random_checkpoint))
+    out = capsys.readouterr().out
+    graph = tmp_path / "models" / "compiled" / f"wav2lip-{file_sha256(random_checkpoint)}.onnx"
+    assert "ONNX graph built" in out and graph.is_file()
+    built_at = graph.stat().st_mtime_ns
+
+    batch = start_batch(alice, project, audio, [video])
+    run_worker(["gpu"], burst=True)
+    render = batch.renders.get()
+    assert render.status == Status.SUCCEEDED, render.log
+    assert render.manifest["runtime"] == {"backend": "onnx", "requested": "onnx", "device": "cpu", "precision": "fp32"}
+    assert "Backend: onnx, ONNX Runtime" in render.log
+    assert graph.stat().st_mtime_ns == built_at and engines.loaded_engine().backend == "onnx"
+
+    call_command("install_models", "--build-graph")
+    assert "ONNX graph already up to date" in capsys.readouterr().out

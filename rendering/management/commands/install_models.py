@@ -1,6 +1,11 @@
 """Install the Wav2Lip checkpoint (and the S3FD face detector) that the user
 downloaded themselves: HeyGem cannot ship them (non-commercial licence).
-``--test-checkpoint`` writes a random one instead, to check the pipeline."""
+``--test-checkpoint`` writes a random one instead, to check the pipeline.
+
+Unless the workers use the torch backend (``HEYGEM_ENGINE_BACKEND``), the
+ONNX graph of the checkpoint in use is built here too (``--build-graph``
+alone builds it for the installed checkpoint), so that the first render
+does not pay for it."""
 
 from pathlib import Path
 
@@ -28,18 +33,24 @@ class Command(BaseCommand):
         parser.add_argument("--test-checkpoint", action="store_true",
                             help="write a randomly initialised checkpoint to check the whole pipeline before you"
                                  " have the weights (its mouth is noise, not lip-sync)")
+        parser.add_argument("--build-graph", action="store_true",
+                            help="build the ONNX graph of the installed checkpoint now (done anyway after an"
+                                 " install unless HEYGEM_ENGINE_BACKEND is torch)")
 
-    def handle(self, *args, sources, urls, name, test_checkpoint, voices, voice_name, voice_language, **options):
+    def handle(self, *args, sources, urls, name, test_checkpoint, build_graph, voices, voice_name, voice_language,
+               **options):
         model_dir = Path(settings.HEYGEM_MODEL_DIR)
         if voices:
-            if sources or urls or name or test_checkpoint:
-                raise CommandError("--voice is installed on its own (no --from, --url, --name or --test-checkpoint).")
+            if sources or urls or name or test_checkpoint or build_graph:
+                raise CommandError("--voice is installed on its own (no --from, --url, --name, --test-checkpoint"
+                                   " or --build-graph).")
             self._install_voices(voices, model_dir, voice_name, voice_language)
             return
         if test_checkpoint:
             if sources or urls or name:
                 raise CommandError("--test-checkpoint takes no --from, --url or --name.")
             self._install_test(model_dir)
+            self._build_graph(model_dir, build_graph)
             return
         files: list[str] = []
         for source in sources:
@@ -54,6 +65,11 @@ class Command(BaseCommand):
             else:
                 raise CommandError(f"{path} does not exist.")
         files += urls
+        if not files and build_graph:
+            if not find_installed(model_dir).ready:
+                raise CommandError("No Wav2Lip checkpoint is installed: install one with --from first.")
+            self._build_graph(model_dir, True)
+            return
         if not files:
             installed = find_installed(model_dir)
             self.stdout.write(f"Model directory: {model_dir}")
@@ -86,6 +102,24 @@ class Command(BaseCommand):
                 self.stdout.write("Removed the test model: renders now use this checkpoint.")
         if failed:
             raise CommandError("Some files were refused; nothing of them was installed.")
+        self._build_graph(model_dir, build_graph)
+
+    def _build_graph(self, model_dir: Path, force: bool) -> None:
+        """The ONNX graph of the checkpoint in use, cached beside it by sha256."""
+        if not force and settings.HEYGEM_ENGINE_BACKEND == "torch":
+            return
+        installed = find_installed(model_dir)
+        if not installed.ready:
+            return
+        from ml.backends import ensure_onnx, onnx_runtime_available
+        from ml.hashing import file_sha256
+
+        if not onnx_runtime_available():
+            self.stdout.write(self.style.WARNING("onnxruntime is not installed: workers will use the torch backend."))
+            return
+        self.stdout.write(f"Building the ONNX graph of {installed.wav2lip.name} (once per checkpoint)...")
+        path, built = ensure_onnx(installed.wav2lip, file_sha256(installed.wav2lip))
+        self.stdout.write(self.style.SUCCESS(f"ONNX graph {'built' if built else 'already up to date'}: {path}"))
 
     def _install_voices(self, voices: list[str], model_dir: Path, name: str | None, language: str | None) -> None:
         from ml.speech import SpeechError
