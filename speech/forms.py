@@ -8,13 +8,14 @@ from ml.speech.text import clean_text
 from projects.access import library_templates_for
 from projects.forms import NameField
 from speech.voices import available_voices, voice_choices
+from speech.widgets import VoicePicker
 
 
 class SpeechForm(forms.Form):
     title = NameField(label=_("Title"), max_length=120, required=False,
                       help_text=_("The name of the audio file; the script’s first words when left empty."))
     text = forms.CharField(label=_("Script"), max_length=MAX_CHARS, widget=forms.Textarea(attrs={"rows": 10}))
-    voice = forms.ChoiceField(label=_("Voice"))
+    voice = forms.ChoiceField(label=_("Voice"), widget=VoicePicker)
     speed = forms.FloatField(label=_("Speed"), min_value=MIN_SPEED, max_value=MAX_SPEED, initial=1.0,
                              widget=forms.NumberInput(attrs={"step": "0.05"}))
 
@@ -53,7 +54,7 @@ class ScriptBatchForm(forms.Form):
 
     name = NameField(label=_("Batch name"), max_length=200)
     template = forms.ModelChoiceField(label=_("Template"), queryset=None, empty_label=_("Choose a template"))
-    voice = forms.ChoiceField(label=_("Voice"), required=False)
+    voice = forms.ChoiceField(label=_("Voice"), required=False, widget=VoicePicker)
     scripts_csv = forms.FileField(
         label=_("CSV of scripts"), required=False,
         help_text=_("One row per video, with a “title” and a “script” column (UTF-8, a header row first)."))

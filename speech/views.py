@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from projects import access
@@ -10,7 +12,8 @@ from rendering.quotas import QuotaExceeded
 from speech import services
 from speech.forms import ScriptBatchForm, SpeechForm
 from speech.models import ScriptBatch, Speech
-from speech.voices import language_of
+from heygem_site.files import serve_local
+from speech.voices import available_voices, language_of
 
 
 def _get_speech(request: HttpRequest, pk: int) -> Speech:
@@ -82,3 +85,30 @@ def script_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(plan.batch)
     speeches = plan.speeches.select_related("asset").order_by("position")
     return render(request, "speech/script_batch.html", {"plan": plan, "project": plan.project, "speeches": speeches})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def voice_sample(request: HttpRequest, name: str) -> HttpResponse:
+    """A short sentence in the voice's language, for the picker's "Listen".
+    Voices are not project data: any signed-in member may hear any voice."""
+    from ml.speech import SpeechError
+    from ml.speech.samples import bundled_sample, installed_sample
+
+    def missing(message: str) -> HttpResponse:
+        return HttpResponseNotFound(message, content_type="text/plain; charset=utf-8")
+
+    voice = next((v for v in available_voices() if v.name == name), None)
+    if voice is None:
+        return missing(_("There is no voice called “%(name)s”.") % {"name": name})
+    if voice.engine == "neural":
+        path = installed_sample(settings.HEYGEM_MODEL_DIR, voice.name)
+        if not path.is_file():
+            return missing(_("The voice “%(name)s” has no sample: ask your administrator to install it again "
+                             "(manage.py install_models --voice).") % {"name": voice.label})
+    else:
+        try:
+            path = bundled_sample(settings.HEYGEM_CACHE_DIR, voice)
+        except SpeechError:
+            return missing(_("The voice “%(name)s” could not speak its sample.") % {"name": voice.label})
+    return serve_local(path, f"{voice.name.replace(':', '-')}-sample.wav", "audio/wav")
