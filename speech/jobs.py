@@ -95,6 +95,9 @@ def _speak(speech: Speech) -> None:
                             model_dir=Path(settings.HEYGEM_MODEL_DIR), progress=progress)
         findings = {"unsupported": result.unsupported, "mismatch": result.mismatch, "voice": result.voice.label,
                     "duration": round(result.duration, 2)}
+        if not Speech.objects.filter(pk=speech.pk).exists():
+            # Deleted while it was spoken (its project went): nothing to store.
+            return
         with out.open("rb") as fh:
             outcome = ingest(speech.project, _LocalFile(fh, name=f"{speech.title}.wav"))
         if outcome.error:

@@ -46,6 +46,7 @@ def speech_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "speech": speech,
         "project": speech.project,
+        "audio_deleted": speech.status == Speech.Status.SUCCEEDED and speech.asset_id is None,
         "warnings": [w for w in (services.mismatch_warning(speech.findings),
                                  services.unsupported_warning(speech.findings)) if w],
     }

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from speech import voices
+from tests.rendering.test_speech import spoken, voiced_template  # noqa: F401 (a fixture)
 from tests.ml.test_speech_engine import vits_shaped_onnx, write_tokens
 from tests.streams import body
 
@@ -79,3 +80,66 @@ def test_every_voice_in_the_picker_has_a_listen_control(alice_client, project, f
     assert "data-voice-listen" in page and "js/voice_sample.js" in page
     for voice in voices.available_voices():
         assert f'data-sample="{reverse("speech:voice_sample", args=[voice.name])}"' in page, voice.name
+
+
+# --- deleting what speeches and script batches use ----------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_audio_or_project_names_the_speeches_and_scripts_and_keeps_pages_working(
+        alice_client, project, voiced_template):
+    from projects.models import Asset
+    from rendering.models import RenderBatch
+    from rendering.worker import run_worker
+    from speech.models import ScriptBatch, Speech
+
+    alone = spoken(alice_client, project, "A speech of its own.", "espeak:en-us")
+    alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "Space course", "template": voiced_template.pk, "scripts": "Stars are far.\n---\nPlanets are near."})
+    run_worker(["default"], burst=True)
+    plan = ScriptBatch.objects.get()
+    assert plan.status == ScriptBatch.Status.SUCCEEDED, plan.error
+    first = plan.speeches.order_by("position").first()
+
+    # An audio spoken from a script batch: the page names the speech and the script batch.
+    page = alice_client.get(reverse("projects:asset_delete", args=[first.asset_id])).content.decode()
+    assert first.get_absolute_url() in page and plan.get_absolute_url() in page and "Space course" in page
+    assert alice_client.post(reverse("projects:asset_delete", args=[first.asset_id])).status_code == 302
+    first.refresh_from_db()
+    assert first.asset is None and first.text == "Stars are far."  # the script stays
+    page = alice_client.get(first.get_absolute_url()).content.decode()
+    assert "The audio made from this script was deleted" in page
+    assert 'data-speech-deleted hidden' not in page
+    assert alice_client.get(reverse("speech:status", args=[first.pk])).json()["audio_url"] is None
+    page = alice_client.get(plan.get_absolute_url()).content.decode()
+    assert "Audio deleted" in page
+    # The batch keeps the other script's video.
+    assert [r.title for r in RenderBatch.objects.get().renders.all()] == ["Planets are near. × Studio"]
+
+    # The project: every speech and script batch is listed, and all of it goes.
+    page = alice_client.get(reverse("projects:delete", args=[project.pk])).content.decode()
+    assert alone.get_absolute_url() in page and plan.get_absolute_url() in page
+    assert "Its 3 speeches from scripts go too" in page
+    assert alice_client.post(reverse("projects:delete", args=[project.pk])).status_code == 302
+    assert not (Speech.objects.exists() or ScriptBatch.objects.exists() or Asset.objects.exists()
+                or RenderBatch.objects.exists())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_script_batch_whose_videos_were_deleted_says_so(alice_client, project, voiced_template):
+    from speech.models import ScriptBatch
+    from rendering.worker import run_worker
+
+    alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
+        "name": "One", "template": voiced_template.pk, "scripts": "Only one lesson."})
+    run_worker(["default"], burst=True)
+    plan = ScriptBatch.objects.get()
+    speech = plan.speeches.get()
+    # Its one recording goes, and with it the batch (left with no video).
+    page = alice_client.get(reverse("projects:asset_delete", args=[speech.asset_id])).content.decode()
+    assert plan.get_absolute_url() in page and plan.batch.get_absolute_url() in page
+    alice_client.post(reverse("projects:asset_delete", args=[speech.asset_id]))
+    plan.refresh_from_db()
+    assert plan.batch is None
+    page = alice_client.get(plan.get_absolute_url()).content.decode()
+    assert "The videos of these scripts were deleted" in page
