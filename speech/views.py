@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from projects import access
+from rendering import quotas
 from rendering.quotas import QuotaExceeded
 from speech import services
 from speech.forms import ScriptBatchForm, SpeechForm
@@ -65,7 +66,23 @@ def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {"template": request.GET.get("template")}
     form = ScriptBatchForm(request.POST or None, request.FILES or None, project=project, user=request.user,
                            initial=initial)
-    if request.method == "POST" and form.is_valid():
+    checked = None
+    if request.method == "POST" and form.is_valid() and request.POST.get("check"):
+        # "Check": how many videos, and whether the quotas allow them; nothing starts.
+        count = len(form.cleaned_data["rows"])
+        rows = form.checked_json()
+        checked = {"count": count, "kept": bool(rows)}
+        if rows:
+            # The CSV's rows stay on the page: "Speak and render" next needs no second upload.
+            form = ScriptBatchForm(_checked_data(request.POST, rows), project=project, user=request.user)
+            form.is_valid()
+        elif form.cleaned_data.get("scripts_csv"):
+            form.add_error("scripts_csv", _("This CSV is too large to keep on the page: choose it again to start."))
+        try:
+            quotas.check_new_renders(request.user, count)
+        except QuotaExceeded as error:
+            form.add_error(None, error.message)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             plan = services.start_script_batch(
@@ -75,7 +92,22 @@ def script_batch_create(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             return redirect(plan)
-    return render(request, "speech/script_batch_form.html", {"form": form, "project": project})
+    return render(request, "speech/script_batch_form.html", {
+        "form": form, "project": project, "checked": checked, "limits": _render_limits(request.user)})
+
+
+def _checked_data(post, rows_json: str):
+    data = post.copy()
+    data["checked_rows"] = rows_json
+    data.pop("check", None)
+    return data
+
+
+def _render_limits(user) -> dict:
+    """For the page's count: at most this many videos in one batch, and this
+    many more may start now (HEYGEM_MAX_ACTIVE_ITEMS less what is queued)."""
+    return {"batch": settings.HEYGEM_MAX_BATCH_ITEMS,
+            "room": max(0, settings.HEYGEM_MAX_ACTIVE_ITEMS - quotas.active_items(user))}
 
 
 @login_required

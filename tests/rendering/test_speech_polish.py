@@ -143,3 +143,47 @@ def test_a_script_batch_whose_videos_were_deleted_says_so(alice_client, project,
     assert plan.batch is None
     page = alice_client.get(plan.get_absolute_url()).content.decode()
     assert "The videos of these scripts were deleted" in page
+
+
+# --- "Videos from scripts" counts before it starts ---------------------------
+
+COURSE = "title,script\nIntro,Welcome to the course.\nWeek 1,Plants need light.\nWeek 2,Animals need food.\n"
+
+
+def test_check_counts_a_csv_starts_nothing_and_keeps_the_rows_for_the_start(alice_client, project, voiced_template):
+    from speech.models import ScriptBatch
+    from tests.rendering.test_speech import csv_upload
+
+    url = reverse("speech:script_batch_create", args=[project.pk])
+    response = alice_client.post(url, {"name": "Biology", "template": voiced_template.pk,
+                                       "scripts_csv": csv_upload(COURSE), "check": "1"})
+    page = response.content.decode()
+    assert response.status_code == 200 and not ScriptBatch.objects.exists()
+    assert "Checked: this batch makes 3 videos (one per script)." in page
+    assert "The CSV’s scripts are kept" in page
+    kept = response.context["form"]["checked_rows"].value()
+    # Started from the page as it is now: no second upload.
+    response = alice_client.post(url, {"name": "Biology", "template": voiced_template.pk, "checked_rows": kept})
+    plan = ScriptBatch.objects.get()
+    assert response.status_code == 302 and response["Location"] == plan.get_absolute_url()
+    assert [s.title for s in plan.speeches.order_by("position")] == ["Intro", "Week 1", "Week 2"]
+
+
+def test_check_counts_typed_scripts_and_says_when_the_quota_is_exceeded(alice_client, project, voiced_template,
+                                                                         settings):
+    from speech.models import ScriptBatch
+
+    settings.HEYGEM_MAX_BATCH_ITEMS = 2
+    url = reverse("speech:script_batch_create", args=[project.pk])
+    page = alice_client.get(url).content.decode()
+    assert 'data-batch="2"' in page and "js/script_batch.js" in page  # the estimate's limits, for the browser
+    response = alice_client.post(url, {"name": "Space", "template": voiced_template.pk, "check": "1",
+                                       "scripts": "Stars.\n---\nPlanets.\n---\nMoons."})
+    page = response.content.decode()
+    assert "Checked: this batch makes 3 videos" in page
+    assert "A batch can hold at most 2 items; this one has 3." in page
+    assert not ScriptBatch.objects.exists()
+    settings.HEYGEM_MAX_BATCH_ITEMS = 3
+    page = alice_client.post(url, {"name": "Space", "template": voiced_template.pk, "check": "1",
+                                   "scripts": "Stars.\n---\nPlanets.\n---\nMoons."}).content.decode()
+    assert "Checked: this batch makes 3 videos" in page and "A batch can hold" not in page
