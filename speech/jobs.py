@@ -44,7 +44,8 @@ def speak_script_batch(plan_id: int) -> None:
     plan = ScriptBatch.objects.select_related("project", "owner", "template", "template__avatar").get(pk=plan_id)
     speeches = list(plan.speeches.select_related("project").order_by("position"))
     for speech in speeches:
-        Speech.objects.filter(pk=speech.pk).update(status=Speech.Status.RUNNING)
+        if not Speech.objects.filter(pk=speech.pk).update(status=Speech.Status.RUNNING):
+            return  # deleted with its project meanwhile: the rest is not spoken
         _speak(speech)
     _start_render_batch(plan)
 

@@ -187,3 +187,27 @@ def test_check_counts_typed_scripts_and_says_when_the_quota_is_exceeded(alice_cl
     page = alice_client.post(url, {"name": "Space", "template": voiced_template.pk, "check": "1",
                                    "scripts": "Stars.\n---\nPlanets.\n---\nMoons."}).content.decode()
     assert "Checked: this batch makes 3 videos" in page and "A batch can hold" not in page
+
+
+def test_a_project_deleted_while_its_scripts_are_spoken_gets_nothing_stored(alice, project, voiced_template,
+                                                                             monkeypatch):
+    from projects import deletion
+    from projects.models import Asset
+    from speech import jobs, services
+    from speech.models import ScriptBatch
+
+    plan = services.start_script_batch(alice, project, name="Gone", template=voiced_template,
+                                       scripts=[("A", "One."), ("B", "Two.")], voice="espeak:en-us",
+                                       language="en-us", speed=1.0)
+    real, spoken_texts = jobs.synthesize, []
+
+    def speak_then_delete(text, *args, **kwargs):
+        spoken_texts.append(text)
+        result = real(text, *args, **kwargs)
+        deletion.for_project(project).execute()  # the member deletes the project during the first script
+        return result
+
+    monkeypatch.setattr(jobs, "synthesize", speak_then_delete)
+    jobs.speak_script_batch(plan.pk)
+    assert spoken_texts == ["One."]  # the second script is not spoken
+    assert not (ScriptBatch.objects.exists() or Asset.objects.exists())
