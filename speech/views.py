@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from heygem_site.files import serve_local
 from projects import access
 from rendering import quotas
 from rendering.quotas import QuotaExceeded
 from speech import services
 from speech.forms import ScriptBatchForm, SpeechForm
 from speech.models import ScriptBatch, Speech
-from heygem_site.files import serve_local
 from speech.voices import available_voices, language_of
 
 

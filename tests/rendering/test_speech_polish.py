@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from speech import voices
-from tests.rendering.test_speech import spoken, voiced_template  # noqa: F401 (a fixture)
 from tests.ml.test_speech_engine import vits_shaped_onnx, write_tokens
+from tests.rendering.test_speech import SETTINGS, spoken
 from tests.streams import body
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,17 @@ def fresh_voices(tmp_path, settings):
     voices.forget()
     yield tmp_path / "models"
     voices.forget()
+
+
+@pytest.fixture
+def studio(alice_client, project, video):
+    """A template with a voice (as in test_speech.py)."""
+    from projects.models import Template
+
+    response = alice_client.post(reverse("projects:template_create", args=[project.pk]), {
+        "name": "Studio", "avatar": video.pk, "voice": "espeak:en-gb", "voice_speed": "0.9", **SETTINGS})
+    assert response.status_code == 302
+    return Template.objects.get(name="Studio")
 
 
 def decoded(response) -> tuple[np.ndarray, int]:
@@ -87,7 +98,7 @@ def test_every_voice_in_the_picker_has_a_listen_control(alice_client, project, f
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_audio_or_project_names_the_speeches_and_scripts_and_keeps_pages_working(
-        alice_client, project, voiced_template):
+        alice_client, project, studio):
     from projects.models import Asset
     from rendering.models import RenderBatch
     from rendering.worker import run_worker
@@ -95,7 +106,7 @@ def test_deleting_audio_or_project_names_the_speeches_and_scripts_and_keeps_page
 
     alone = spoken(alice_client, project, "A speech of its own.", "espeak:en-us")
     alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
-        "name": "Space course", "template": voiced_template.pk, "scripts": "Stars are far.\n---\nPlanets are near."})
+        "name": "Space course", "template": studio.pk, "scripts": "Stars are far.\n---\nPlanets are near."})
     run_worker(["default"], burst=True)
     plan = ScriptBatch.objects.get()
     assert plan.status == ScriptBatch.Status.SUCCEEDED, plan.error
@@ -126,12 +137,12 @@ def test_deleting_audio_or_project_names_the_speeches_and_scripts_and_keeps_page
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_script_batch_whose_videos_were_deleted_says_so(alice_client, project, voiced_template):
-    from speech.models import ScriptBatch
+def test_a_script_batch_whose_videos_were_deleted_says_so(alice_client, project, studio):
     from rendering.worker import run_worker
+    from speech.models import ScriptBatch
 
     alice_client.post(reverse("speech:script_batch_create", args=[project.pk]), {
-        "name": "One", "template": voiced_template.pk, "scripts": "Only one lesson."})
+        "name": "One", "template": studio.pk, "scripts": "Only one lesson."})
     run_worker(["default"], burst=True)
     plan = ScriptBatch.objects.get()
     speech = plan.speeches.get()
@@ -150,12 +161,12 @@ def test_a_script_batch_whose_videos_were_deleted_says_so(alice_client, project,
 COURSE = "title,script\nIntro,Welcome to the course.\nWeek 1,Plants need light.\nWeek 2,Animals need food.\n"
 
 
-def test_check_counts_a_csv_starts_nothing_and_keeps_the_rows_for_the_start(alice_client, project, voiced_template):
+def test_check_counts_a_csv_starts_nothing_and_keeps_the_rows_for_the_start(alice_client, project, studio):
     from speech.models import ScriptBatch
     from tests.rendering.test_speech import csv_upload
 
     url = reverse("speech:script_batch_create", args=[project.pk])
-    response = alice_client.post(url, {"name": "Biology", "template": voiced_template.pk,
+    response = alice_client.post(url, {"name": "Biology", "template": studio.pk,
                                        "scripts_csv": csv_upload(COURSE), "check": "1"})
     page = response.content.decode()
     assert response.status_code == 200 and not ScriptBatch.objects.exists()
@@ -163,13 +174,13 @@ def test_check_counts_a_csv_starts_nothing_and_keeps_the_rows_for_the_start(alic
     assert "The CSV’s scripts are kept" in page
     kept = response.context["form"]["checked_rows"].value()
     # Started from the page as it is now: no second upload.
-    response = alice_client.post(url, {"name": "Biology", "template": voiced_template.pk, "checked_rows": kept})
+    response = alice_client.post(url, {"name": "Biology", "template": studio.pk, "checked_rows": kept})
     plan = ScriptBatch.objects.get()
     assert response.status_code == 302 and response["Location"] == plan.get_absolute_url()
     assert [s.title for s in plan.speeches.order_by("position")] == ["Intro", "Week 1", "Week 2"]
 
 
-def test_check_counts_typed_scripts_and_says_when_the_quota_is_exceeded(alice_client, project, voiced_template,
+def test_check_counts_typed_scripts_and_says_when_the_quota_is_exceeded(alice_client, project, studio,
                                                                          settings):
     from speech.models import ScriptBatch
 
@@ -177,26 +188,26 @@ def test_check_counts_typed_scripts_and_says_when_the_quota_is_exceeded(alice_cl
     url = reverse("speech:script_batch_create", args=[project.pk])
     page = alice_client.get(url).content.decode()
     assert 'data-batch="2"' in page and "js/script_batch.js" in page  # the estimate's limits, for the browser
-    response = alice_client.post(url, {"name": "Space", "template": voiced_template.pk, "check": "1",
+    response = alice_client.post(url, {"name": "Space", "template": studio.pk, "check": "1",
                                        "scripts": "Stars.\n---\nPlanets.\n---\nMoons."})
     page = response.content.decode()
     assert "Checked: this batch makes 3 videos" in page
     assert "A batch can hold at most 2 items; this one has 3." in page
     assert not ScriptBatch.objects.exists()
     settings.HEYGEM_MAX_BATCH_ITEMS = 3
-    page = alice_client.post(url, {"name": "Space", "template": voiced_template.pk, "check": "1",
+    page = alice_client.post(url, {"name": "Space", "template": studio.pk, "check": "1",
                                    "scripts": "Stars.\n---\nPlanets.\n---\nMoons."}).content.decode()
     assert "Checked: this batch makes 3 videos" in page and "A batch can hold" not in page
 
 
-def test_a_project_deleted_while_its_scripts_are_spoken_gets_nothing_stored(alice, project, voiced_template,
+def test_a_project_deleted_while_its_scripts_are_spoken_gets_nothing_stored(alice, project, studio,
                                                                              monkeypatch):
     from projects import deletion
     from projects.models import Asset
     from speech import jobs, services
     from speech.models import ScriptBatch
 
-    plan = services.start_script_batch(alice, project, name="Gone", template=voiced_template,
+    plan = services.start_script_batch(alice, project, name="Gone", template=studio,
                                        scripts=[("A", "One."), ("B", "Two.")], voice="espeak:en-us",
                                        language="en-us", speed=1.0)
     real, spoken_texts = jobs.synthesize, []
