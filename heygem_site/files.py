@@ -188,6 +188,26 @@ def presigned_url(field: FieldFile, filename: str, content_type: str, attachment
     )
 
 
+def serve_local(path, filename: str, content_type: str = "") -> HttpResponse:
+    """A file of the server's own (not a member's upload: e.g. a voice's
+    sample), streamed by async iteration like the private files. Whoever
+    calls it has already decided who may hear it."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise Http404
+    size = path.stat().st_size
+    response = StreamingHttpResponse(
+        aiter_file(lambda: open(path, "rb"), length=size),
+        content_type=content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream",
+    )
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = content_disposition(filename, False)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, attachment: bool = False) -> HttpResponse:
     if not field or not field.name or not field.storage.exists(field.name):
         raise Http404

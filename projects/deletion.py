@@ -13,6 +13,11 @@ the confirmation page has said what goes and how much space it frees:
   a batch of several recordings keeps the items of the others), the
   templates built on it, and their outputs.
 
+Speech from scripts: a project's speeches and script batches go with it; a
+speech whose audio is deleted keeps its script (its page says the audio was
+deleted), and a script batch whose videos go keeps its list of scripts. The
+confirmation page lists both (``speeches``, ``script_batches``).
+
 Active renders are cancelled first, so their jobs leave the queue and a running
 worker stops. Files are deleted through each field's storage (local disk or
 S3) once the rows are gone; a file that cannot be deleted is logged and left
@@ -50,6 +55,9 @@ class Freed:
     renders: int
     active: int
     output_bytes: int
+    speeches: int = 0  # speeches from scripts deleted (a project) or left without their audio (an asset)
+    script_batches: int = 0  # "videos from scripts" deleted, or losing speeches or videos
+    speaking: int = 0  # scripts queued or being spoken, stopped (a project)
 
     @property
     def total_bytes(self) -> int:
@@ -68,6 +76,8 @@ class Deletion:
     batches: QuerySet[RenderBatch]  # removed whole
     renders: QuerySet[Render]  # every render removed, in those batches or not
     project: Project | None = None
+    speeches: QuerySet | None = None  # speech.Speech
+    script_batches: QuerySet | None = None  # speech.ScriptBatch
 
     def freed(self) -> Freed:
         uploads = self.assets.aggregate(count=Count("pk"), size=Sum("size"))
@@ -84,7 +94,19 @@ class Deletion:
             renders=renders["count"],
             active=renders["active"],
             output_bytes=renders["size"] or 0,
+            speeches=self.speeches.count() if self.speeches is not None else 0,
+            script_batches=self.script_batches.count() if self.script_batches is not None else 0,
+            speaking=self._speaking(),
         )
+
+    def _speaking(self) -> int:
+        if self.project is None or self.speeches is None:
+            return 0
+        from speech.models import ScriptBatch, Speech
+
+        active = (Speech.Status.QUEUED, Speech.Status.RUNNING)
+        return (self.speeches.filter(status__in=active, script_batch=None).count()
+                + self.script_batches.filter(status__in=(ScriptBatch.Status.QUEUED, ScriptBatch.Status.RUNNING)).count())
 
     def affected_batches(self) -> QuerySet[RenderBatch]:
         """Every batch that loses a render (or goes whole), for the page."""
@@ -115,8 +137,14 @@ class Deletion:
                 batch.audio_id = batch.renders.order_by("position").values_list("audio_id", flat=True).first()
                 batch.save(update_fields=["audio"])
             self.templates.delete()
+            # Speeches of these recordings keep their script; their asset becomes empty (SET_NULL).
             self.assets.delete()
             if self.project is not None:
+                # A speech job still running finds its row gone and stores nothing (speech/jobs.py).
+                if self.script_batches is not None:
+                    self.script_batches.delete()
+                if self.speeches is not None:
+                    self.speeches.delete()
                 self.project.delete()
         for storage, name in filter(None, files):
             try:
@@ -140,6 +168,8 @@ def delete_template(template: Template) -> None:
 
 
 def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
+    from speech.models import ScriptBatch, Speech
+
     # The project's own batches and templates, and, should the admin have
     # mixed projects, any other that uses one of its assets.
     in_project = Q(project=project) if project is not None else Q(pk__in=[])
@@ -154,12 +184,24 @@ def _plan(assets: QuerySet[Asset], project: Project | None = None) -> Deletion:
     # A batch left without a single render would be an empty row on the project page.
     kept = set(Render.objects.filter(batch_id__in=used).exclude(uses).values_list("batch_id", flat=True))
     whole |= Q(pk__in=used - kept)
+    renders = Render.objects.filter(uses | Q(batch__in=RenderBatch.objects.filter(whole)))
+    if project is not None:
+        speeches = Speech.objects.filter(project=project)
+        script_batches = ScriptBatch.objects.filter(project=project)
+    else:
+        speeches = Speech.objects.filter(asset__in=assets)
+        # Those whose speeches lose their audio, or whose batch loses videos.
+        script_batches = ScriptBatch.objects.filter(
+            Q(pk__in=speeches.exclude(script_batch=None).values("script_batch_id"))
+            | Q(batch__in=renders.values("batch_id")))
     return Deletion(
         assets=assets,
         templates=Template.objects.filter(Q(avatar__in=assets) | in_project),
         batches=RenderBatch.objects.filter(whole),
-        renders=Render.objects.filter(uses | Q(batch__in=RenderBatch.objects.filter(whole))),
+        renders=renders,
         project=project,
+        speeches=speeches,
+        script_batches=script_batches,
     )
 
 

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from heygem_site.text import clean_name
 from projects.models import Asset, Project, Role, Template, default_render_settings
+from speech.widgets import VoicePicker
 
 
 class NameField(forms.CharField):
@@ -76,7 +77,7 @@ class TemplateForm(RenderSettingsForm):
     )
 
     voice = forms.ChoiceField(
-        label=_("Voice for scripts"), required=False,
+        label=_("Voice for scripts"), required=False, widget=VoicePicker,
         help_text=_("With a voice, a script (or a CSV of scripts) becomes videos of this presenter in one step."),
     )
     voice_speed = forms.FloatField(label=_("Speed of the voice"), required=False, min_value=0.5, max_value=2.0,

@@ -125,7 +125,11 @@ def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
             _("Project “%(name)s” deleted; %(size)s freed.") % {"name": name, "size": filesizeformat(freed.total_bytes)},
         )
         return redirect("projects:list")
-    return render(request, "projects/confirm_delete.html", {"project": project, "freed": plan.freed()})
+    return render(request, "projects/confirm_delete.html", {
+        "project": project, "freed": plan.freed(),
+        "script_batches": plan.script_batches.order_by("-created_at")[:SHOWN_USES],
+        "speeches": plan.speeches.filter(script_batch=None).order_by("-created_at")[:SHOWN_USES],
+    })
 
 
 @login_required
@@ -217,6 +221,8 @@ def asset_delete(request: HttpRequest, pk: int) -> HttpResponse:
         "batches": plan.affected_batches()[:SHOWN_USES],
         "batch_count": plan.affected_batches().count(),
         "templates": plan.templates.order_by("name")[:SHOWN_USES],
+        "speeches": plan.speeches.order_by("-created_at")[:SHOWN_USES],
+        "script_batches": plan.script_batches.order_by("-created_at")[:SHOWN_USES],
     }
     return render(request, "projects/confirm_delete_asset.html", context)
 

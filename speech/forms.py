@@ -8,13 +8,14 @@ from ml.speech.text import clean_text
 from projects.access import library_templates_for
 from projects.forms import NameField
 from speech.voices import available_voices, voice_choices
+from speech.widgets import VoicePicker
 
 
 class SpeechForm(forms.Form):
     title = NameField(label=_("Title"), max_length=120, required=False,
                       help_text=_("The name of the audio file; the script’s first words when left empty."))
     text = forms.CharField(label=_("Script"), max_length=MAX_CHARS, widget=forms.Textarea(attrs={"rows": 10}))
-    voice = forms.ChoiceField(label=_("Voice"))
+    voice = forms.ChoiceField(label=_("Voice"), widget=VoicePicker)
     speed = forms.FloatField(label=_("Speed"), min_value=MIN_SPEED, max_value=MAX_SPEED, initial=1.0,
                              widget=forms.NumberInput(attrs={"step": "0.05"}))
 
@@ -45,6 +46,10 @@ class SpeechForm(forms.Form):
 #: A CSV of scripts is read whole (it is text, and small): at most this many bytes.
 CSV_MAX_BYTES = 2 * 1024 * 1024
 SCRIPT_SEPARATOR = "---"
+#: A checked CSV's rows ride along in the page (JSON) up to this size, so
+#: "Check" then "Speak and render" needs no second upload; a larger one is
+#: chosen again (Django refuses form data over DATA_UPLOAD_MAX_MEMORY_SIZE).
+CHECKED_MAX_CHARS = 1_500_000
 
 
 class ScriptBatchForm(forms.Form):
@@ -53,13 +58,15 @@ class ScriptBatchForm(forms.Form):
 
     name = NameField(label=_("Batch name"), max_length=200)
     template = forms.ModelChoiceField(label=_("Template"), queryset=None, empty_label=_("Choose a template"))
-    voice = forms.ChoiceField(label=_("Voice"), required=False)
+    voice = forms.ChoiceField(label=_("Voice"), required=False, widget=VoicePicker)
     scripts_csv = forms.FileField(
         label=_("CSV of scripts"), required=False,
         help_text=_("One row per video, with a “title” and a “script” column (UTF-8, a header row first)."))
     scripts = forms.CharField(
         label=_("…or type the scripts"), required=False, widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("Separate the scripts with a line holding only ---. Each is named after its first words."))
+    #: The rows of a CSV already checked (JSON [[title, script], ...]), when no other file is chosen.
+    checked_rows = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, project, user=None, rows: list[tuple[str, str]] | None = None, **kwargs):
         """`rows`: scripts [(title, text), ...] already split (the API sends
@@ -88,9 +95,30 @@ class ScriptBatchForm(forms.Form):
             data["rows"] = self._read_csv(data["scripts_csv"])
         elif data.get("scripts"):
             data["rows"] = self._split_typed(data["scripts"])
+        elif data.get("checked_rows"):
+            data["rows"] = self._checked(data["checked_rows"])
         else:
             self.add_error("scripts", _("Upload a CSV of scripts, or type at least one script."))
         return data
+
+    def _checked(self, text: str) -> list[tuple[str, str]]:
+        import json
+
+        try:
+            rows = [(str(title), str(script)) for title, script in json.loads(text)]
+        except (ValueError, TypeError):
+            self.add_error("scripts_csv", _("Choose the CSV again."))
+            return []
+        return self._given(rows)
+
+    def checked_json(self) -> str:
+        """The rows read from a CSV, for the page after "Check" ("" when too large to carry)."""
+        import json
+
+        if not (self.cleaned_data.get("scripts_csv") or self.cleaned_data.get("checked_rows")):
+            return ""
+        text = json.dumps(self.cleaned_data.get("rows") or [], ensure_ascii=False)
+        return text if len(text) <= CHECKED_MAX_CHARS else ""
 
     def _check(self, rows: list[tuple[str, str]], where) -> list[tuple[str, str]]:
         from ml.speech.engine import MAX_CHARS

@@ -44,7 +44,8 @@ def speak_script_batch(plan_id: int) -> None:
     plan = ScriptBatch.objects.select_related("project", "owner", "template", "template__avatar").get(pk=plan_id)
     speeches = list(plan.speeches.select_related("project").order_by("position"))
     for speech in speeches:
-        Speech.objects.filter(pk=speech.pk).update(status=Speech.Status.RUNNING)
+        if not Speech.objects.filter(pk=speech.pk).update(status=Speech.Status.RUNNING):
+            return  # deleted with its project meanwhile: the rest is not spoken
         _speak(speech)
     _start_render_batch(plan)
 
@@ -95,6 +96,9 @@ def _speak(speech: Speech) -> None:
                             model_dir=Path(settings.HEYGEM_MODEL_DIR), progress=progress)
         findings = {"unsupported": result.unsupported, "mismatch": result.mismatch, "voice": result.voice.label,
                     "duration": round(result.duration, 2)}
+        if not Speech.objects.filter(pk=speech.pk).exists():
+            # Deleted while it was spoken (its project went): nothing to store.
+            return
         with out.open("rb") as fh:
             outcome = ingest(speech.project, _LocalFile(fh, name=f"{speech.title}.wav"))
         if outcome.error:

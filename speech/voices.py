@@ -67,3 +67,4 @@ def voice_for_language(language: str) -> str | None:
         if candidate in built_in:
             return built_in[candidate]
     return next((name for c, name in sorted(built_in.items()) if c.startswith(wanted + "-")), None)
+

@@ -17,6 +17,12 @@
     }
     label.textContent = state.status_display;
     if (state.total) { bar.max = state.total; bar.value = state.done; }
+    if (state.status === "succeeded" && !state.asset) {
+      // Spoken, then its audio was deleted.
+      bar.hidden = true;
+      root.querySelector("[data-speech-deleted]").hidden = false;
+      return;
+    }
     if (state.status === "succeeded") {
       bar.hidden = true;
       root.querySelector("[data-speech-audio]").src = state.audio_url;

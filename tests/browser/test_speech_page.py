@@ -31,6 +31,15 @@ def test_create_speech_preview_it_and_start_a_batch(alice, project, presenter, t
         page.get_by_label("Title").fill("Lesson one")
         page.get_by_label("Script").fill("Good morning, everyone. Today we learn about the water cycle.")
         page.get_by_label("Voice").select_option("espeak:en-gb")
+        # "Listen" plays a short sample of the chosen voice.
+        page.get_by_role("button", name="Listen").click()
+        sample = page.evaluate("""() => new Promise((resolve, reject) => {
+            const player = document.querySelector('[data-voice-audio]');
+            if (player.duration > 0) return resolve(player.duration);
+            player.addEventListener('loadedmetadata', () => resolve(player.duration), {once: true});
+            player.addEventListener('error', () => reject(new Error('the sample does not load')), {once: true});
+        })""")
+        assert 1.0 < sample < 8.0
         page.get_by_role("button", name="Create the speech").click()
 
         # The page follows the job by itself, then offers the recording to play.
@@ -55,6 +64,11 @@ def test_create_speech_preview_it_and_start_a_batch(alice, project, presenter, t
         page.get_by_role("button", name="Start rendering").click()
         expect(page.locator("h1")).to_contain_text("Batch")
         expect(page.locator("body")).to_contain_text("Voice: Lesson one.wav")
+
+        # Videos from scripts counts the typed scripts before anything starts.
+        page.goto(f"{site_url}/projects/{project.pk}/scripts/new/")
+        page.get_by_label("…or type the scripts").fill("Stars are far.\n---\nPlanets are near.")
+        expect(page.locator("[data-script-estimate]")).to_have_text("This batch makes 2 videos (one per script).")
         assert console.errors == []
     finally:
         stop(worker)

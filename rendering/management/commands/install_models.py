@@ -124,6 +124,7 @@ class Command(BaseCommand):
     def _install_voices(self, voices: list[str], model_dir: Path, name: str | None, language: str | None) -> None:
         from ml.speech import SpeechError
         from ml.speech.neural import install_voice
+        from ml.speech.samples import write_installed_sample
 
         if name and len(voices) > 1:
             raise CommandError("--voice-name names one voice; install the others separately.")
@@ -138,6 +139,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"Installed voice {voice.name} ({voice.language}) in {voice.folder}; it is in the voice picker"
                 " after the web and workers restart."))
+            try:
+                sample = write_installed_sample(model_dir, voice)
+            except SpeechError as err:
+                # The picker's "Listen" then says the voice has no sample.
+                self.stderr.write(self.style.WARNING(f"{voice.name}: could not speak its sample ({err})."))
+            else:
+                self.stdout.write(f"Spoke its sample for the voice picker: {sample}")
         if failed:
             raise CommandError("Some voices were refused; nothing of them was installed.")
 
