@@ -302,6 +302,18 @@ HEYGEM_FP16 = env_bool("HEYGEM_FP16", False)
 HEYGEM_ENGINE_BACKEND = env_choice("HEYGEM_ENGINE_BACKEND", "auto", ("auto", "torch", "onnx"))
 # How many times a render whose worker died mid-job is queued again (0 = mark it failed).
 HEYGEM_RENDER_RETRIES = env_int("HEYGEM_RENDER_RETRIES", 0, minimum=0)
+# Worker death detection (rendering/heartbeat.py, rendering/worker.py): each worker
+# refreshes its heartbeat every HEYGEM_WORKER_HEARTBEAT_S; one silent for
+# HEYGEM_WORKER_LOST_AFTER_S is gone; every worker reconciles every
+# HEYGEM_RECONCILE_EVERY_S. Set the same values on every machine.
+HEYGEM_WORKER_HEARTBEAT_S = env_int("HEYGEM_WORKER_HEARTBEAT_S", 5, minimum=1)
+HEYGEM_WORKER_LOST_AFTER_S = env_int("HEYGEM_WORKER_LOST_AFTER_S", 20, minimum=2)
+if HEYGEM_WORKER_LOST_AFTER_S < 2 * HEYGEM_WORKER_HEARTBEAT_S:
+    raise ImproperlyConfigured(
+        "HEYGEM_WORKER_LOST_AFTER_S must be at least twice HEYGEM_WORKER_HEARTBEAT_S, or a busy but live worker"
+        " would be taken for dead"
+    )
+HEYGEM_RECONCILE_EVERY_S = env_int("HEYGEM_RECONCILE_EVERY_S", 30, minimum=1)
 # Quotas (rendering/quotas.py): items in one batch; queued + running items per
 # member; storage per member in MB (uploads, posters, outputs; 0 = no quota).
 HEYGEM_MAX_BATCH_ITEMS = env_int("HEYGEM_MAX_BATCH_ITEMS", 200, minimum=1)

@@ -1,8 +1,9 @@
 """Worker heartbeats in Redis: which workers are alive, and what they do.
 
 Each worker keeps a hash ``heygem:worker:<name>`` (host, pid, device, whether
-the model is loaded, the current job), refreshed every HEARTBEAT_EVERY seconds
-and expiring HEARTBEAT_TTL seconds after its worker is gone. The worker writes
+the model is loaded, the current job), refreshed every
+HEYGEM_WORKER_HEARTBEAT_S seconds and expiring HEYGEM_WORKER_LOST_AFTER_S
+seconds after its worker is gone. The worker writes
 it (rendering/worker.py); reconciliation, /ops/ and /healthz read it. This
 module imports no other module of the app, so readers and the writer do not
 import each other.
@@ -13,11 +14,20 @@ from __future__ import annotations
 import time
 
 import django_rq
+from django.conf import settings
 from redis import Redis
 
 HEARTBEAT_KEY = "heygem:worker:"
-HEARTBEAT_EVERY = 5
-HEARTBEAT_TTL = 20
+
+
+def every() -> int:
+    """Seconds between two heartbeats of a worker."""
+    return settings.HEYGEM_WORKER_HEARTBEAT_S
+
+
+def lost_after() -> int:
+    """Seconds of silence after which a worker is gone."""
+    return settings.HEYGEM_WORKER_LOST_AFTER_S
 
 
 def _connection() -> Redis:
@@ -29,7 +39,7 @@ def beat(connection: Redis, name: str, fields: dict[str, str | int]) -> None:
     key = HEARTBEAT_KEY + name
     with connection.pipeline() as pipe:
         pipe.hset(key, mapping={**fields, "heartbeat": f"{time.time():.0f}"})
-        pipe.expire(key, HEARTBEAT_TTL)
+        pipe.expire(key, lost_after())
         pipe.execute()
 
 

@@ -10,7 +10,7 @@ have queued.
 Each worker keeps a heartbeat in Redis (rendering/heartbeat.py). A render
 whose worker has no heartbeat any more was lost (SIGKILL, out of memory,
 power cut); every worker runs the reconciliation that fixes such rows every
-RECONCILE_EVERY seconds, and once at start.
+HEYGEM_RECONCILE_EVERY_S seconds, and once at start.
 
 Workers may run on many machines sharing one Redis, one database and one
 bucket: a worker is named after its machine and device (host.cuda1.pid), and
@@ -37,7 +37,6 @@ from rendering import heartbeat, queues
 
 log = logging.getLogger(__name__)
 
-RECONCILE_EVERY = 30
 RETENTION_EVERY = 3600
 #: How long an idle worker blocks on the queues it knows before it looks for
 #: new members' queues (a job on a known queue wakes it at once).
@@ -132,14 +131,14 @@ class HeyGemWorker(SimpleWorker):
         while not self._beat_stop.is_set():
             try:
                 self._beat()
-                if time.monotonic() - last_reconcile > RECONCILE_EVERY:
+                if time.monotonic() - last_reconcile > settings.HEYGEM_RECONCILE_EVERY_S:
                     last_reconcile = time.monotonic()
                     self._reconcile()
                     self._retention()
                 self._webhook_retries()
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
-            self._beat_stop.wait(heartbeat.HEARTBEAT_EVERY)
+            self._beat_stop.wait(heartbeat.every())
 
     def _beat(self) -> None:
         from rendering.engine import loaded_engine, model_label

@@ -38,6 +38,8 @@ def test_production_passes_check_deploy(tmp_path):
         ({"HEYGEM_MAX_UPLOAD_MB": "2GB"}, "HEYGEM_MAX_UPLOAD_MB='2GB' is not a whole number"),
         ({"DATABASE_URL": "mysql://db/heygem"}, "unsupported scheme"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"HEYGEM_WORKER_HEARTBEAT_S": "10", "HEYGEM_WORKER_LOST_AFTER_S": "15"},
+         "HEYGEM_WORKER_LOST_AFTER_S must be at least twice HEYGEM_WORKER_HEARTBEAT_S"),
     ],
 )
 def test_bad_settings_stop_start_up(tmp_path, override, message):
