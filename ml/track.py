@@ -255,7 +255,7 @@ def _needs_refining(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return box_iou(a, b) < 0.6 or shift > 0.25 * size
 
 
-SPAN_TOLERANCE = 0.04  # boxes "agree" when no edge moved more than 4% of the face's size
+SPAN_TOLERANCE = 0.06  # boxes "agree" when no edge moved more than 6% of the face's size (about a detector's own frame-to-frame jitter)
 
 
 def boxes_agree(a: np.ndarray | None, b: np.ndarray | None, tolerance: float = SPAN_TOLERANCE) -> bool:
