@@ -6,7 +6,8 @@ Usage: python bench/cache.py [--device cpu] [--backend auto] [--size 720p|1080p]
 
 The detector is OpenCV's Haar cascade: the random S3FD weights of the
 benchmarks find no face, so a render with them stops at "no face found";
-`detect_cost.py` gives S3FD's cost per frame instead.
+`s3fd_first_render.py` measures the same ratio with S3FD's real compute
+(boxes from Haar), `detect_cost.py` S3FD's cost per frame.
 """
 
 import argparse

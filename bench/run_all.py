@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["backends.py", "e2e_vs_model.py", "cache.py", "memory.py", "detect_cost.py", "stream_memory.py"]
+SCRIPTS = ["backends.py", "e2e_vs_model.py", "cache.py", "s3fd_first_render.py", "memory.py", "detect_cost.py", "stream_memory.py"]
 
 if __name__ == "__main__":
     failed = []

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="x264 preset (default auto: superfast on the CPU, veryfast with CUDA)")
     p.add_argument("--resize-factor", type=int, default=1)
     p.add_argument("--detect-size", type=int, default=384)
+    p.add_argument("--key-span", type=int, default=20,
+                   help="adaptive key frames: detect every N-th frame first, the frames between only"
+                        " where the boxes differ (default 20; 0: every 5th frame)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -105,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resize_factor=args.resize_factor,
         detect_size=args.detect_size,
+        key_span=args.key_span,
         fp16=args.fp16,
     )
     # Start-up: the audio features (decoding, and importing the audio stack

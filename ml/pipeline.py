@@ -436,6 +436,7 @@ class LipSyncEngine:
                 info.fps,
                 detector.name,
                 key_interval=settings.key_interval,
+                key_span=settings.key_span,
                 limit=n_out,
                 on_frames=stage.advance,
                 should_stop=stage.poll,

@@ -29,6 +29,9 @@ class RenderSettings:
     resize_factor: int = 1  # divide the video resolution (reference --resize_factor)
     detect_size: int = 384  # longer side of the frames given to the detector (0: full size)
     key_interval: int = 5  # detect every n-th frame, interpolate between
+    # Adaptive key frames: detect every key_span-th frame first and the key
+    # frames in between only where the boxes differ (<= key_interval: off).
+    key_span: int = 20
     smooth_window: int = 5  # centred moving average over this many frames (1: none)
     image_fps: int = 25  # frame rate when the face is a still image
     fp16: bool = False  # half-precision autocast (CUDA, torch backend only; opt-in: see docs/engine.md)
@@ -61,6 +64,7 @@ class RenderSettings:
             ("resize_factor", 1),
             ("detect_size", 0),
             ("key_interval", 1),
+            ("key_span", 0),
             ("smooth_window", 1),
             ("image_fps", 1),
         ):
@@ -87,6 +91,8 @@ class RenderSettings:
         return {
             "detect_size": self.detect_size,
             "key_interval": self.key_interval,
+            # the track from adaptive key frames can differ slightly: its own entry
+            "key_span": self.key_span if self.key_span >= 2 * self.key_interval else 0,
             "resize_factor": self.resize_factor,
         }
 

@@ -255,6 +255,40 @@ def _needs_refining(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return box_iou(a, b) < 0.6 or shift > 0.25 * size
 
 
+SPAN_TOLERANCE = 0.06  # boxes "agree" when no edge moved more than 6% of the face's size (about a detector's own frame-to-frame jitter)
+
+
+def boxes_agree(a: np.ndarray | None, b: np.ndarray | None, tolerance: float = SPAN_TOLERANCE) -> bool:
+    """True when both are faces and no edge differs by more than ``tolerance``
+    times the face's size: the frames between two such key frames are
+    interpolated without detecting the key frames in between."""
+    if a is None or b is None:
+        return False
+    a, b = np.asarray(a[:4], np.float64), np.asarray(b[:4], np.float64)
+    size = max(a[2] - a[0], a[3] - a[1], 1.0)
+    return bool(np.max(np.abs(a - b)) <= tolerance * size)
+
+
+STEADY_LEVELS = 8.0  # mean grey-level difference (0-255) of 32x18 thumbnails
+
+
+def _thumb(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    return cv2.resize(gray, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _steady(thumbs: list[np.ndarray], a: int, b: int, levels: float = STEADY_LEVELS) -> bool:
+    """Every frame strictly between ``a`` and ``b`` looks like one of the two
+    ends (a cut away and back, or a move there and back, does not)."""
+    ta, tb = thumbs[a], thumbs[b]
+    for j in range(a + 1, b):
+        if min(np.abs(thumbs[j] - ta).mean(), np.abs(thumbs[j] - tb).mean()) > levels:
+            return False
+    return True
+
+
 def build_track(
     frames: Iterable[tuple[int, np.ndarray]],
     detect: Callable[[list[np.ndarray]], list[np.ndarray]],
@@ -268,20 +302,34 @@ def build_track(
     limit: int | None = None,
     on_frames: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    key_span: int = 0,
 ) -> FaceTrack:
     """Detect faces on key frames of a stream of downscaled frames.
 
     ``frames`` yields (index, small BGR frame) in order; ``scale`` is (sx, sy),
     small = full * scale. Memory holds one window of
-    ``key_interval * keys_per_batch + 1`` small frames. ``limit`` stops after
-    that many frames; the track is then marked incomplete if the video goes on.
+    ``max(key_interval * keys_per_batch, 2 * key_span) + 1`` small frames.
+    ``limit`` stops after that many frames; the track is then marked
+    incomplete if the video goes on.
     ``should_stop`` is polled for every frame read and before every call to
     ``detect`` (at most ``keys_per_batch`` frames each); True (or an exception
     it raises) stops the pass: a cancel takes effect within one detector batch.
+
+    ``key_span`` (adaptive key frames; < 2 * ``key_interval``: off) detects
+    first every ``key_span``-th frame (rounded down to a multiple of
+    ``key_interval``). Where the boxes at both ends of a span agree
+    (:func:`boxes_agree`) and every frame between looks like one of the two
+    ends (:func:`_steady`: no cut away and back), the frames between are
+    interpolated; elsewhere the
+    span is bisected (its middle key frame detected, on a multiple of
+    ``key_interval``) until the boxes agree or the key frames are
+    ``key_interval`` apart, where the usual rules apply. So a still face costs
+    one detection per span, and a moving one the same detections as without.
     """
     K = max(1, int(key_interval))
+    S = max(1, int(key_span) // K) * K  # the coarse stride, a multiple of K
     per_call = max(1, keys_per_batch)
-    window_len = K * per_call + 1
+    window_len = max(K * per_call, 2 * S) + 1
 
     def check() -> None:
         if should_stop is not None and should_stop():
@@ -320,7 +368,7 @@ def build_track(
         if len(window) <= first_new:
             break
         last = len(window) - 1
-        keys = sorted(set(range(0, last + 1, K)) | {last})
+        keys = sorted(set(range(0, last + 1, S)) | {last})
         todo = [k for k in keys if k >= first_new]
         found = dict(zip(todo, detect_polled([window[k] for k in todo])))
         chosen: dict[int, np.ndarray | None] = {0: carry[1]} if carry else {}
@@ -331,10 +379,34 @@ def build_track(
                 chosen[k] = select_face(found[k], prev)
             if chosen[k] is not None:
                 prev = chosen[k]
+        if S > K:
+            # Bisect the spans whose end boxes disagree, one level at a time
+            # (each level's middles in one batch), down to K apart.
+            spans = list(zip(keys, keys[1:]))
+            thumbs = [_thumb(f) for f in window]
+            while spans:
+                split = []
+                for a, b in spans:
+                    if b - a > K and not (boxes_agree(chosen[a], chosen[b]) and _steady(thumbs, a, b)):
+                        m = a + max(1, round((b - a) / (2 * K))) * K
+                        if a < m < b:
+                            split.append((a, m, b))
+                if not split:
+                    break
+                found = dict(zip([m for _, m, _ in split], detect_polled([window[m] for _, m, _ in split])))
+                for a, m, _ in split:
+                    ref = chosen[a] if chosen[a] is not None else at_key[a]
+                    at_key[m] = ref
+                    chosen[m] = select_face(found[m], ref)
+                spans = [s for a, m, b in split for s in ((a, m), (m, b))]
+            keys = sorted(chosen)
+            prev = next((chosen[k] for k in reversed(keys) if chosen[k] is not None), prev)
         window_boxes: list[np.ndarray | None] = [chosen[0]]
         for a, b in zip(keys, keys[1:]):
             ba, bb = chosen[a], chosen[b]
-            if b - a > 1 and _needs_refining(ba, bb):
+            if b - a > K:  # a span whose ends agree
+                window_boxes.extend(interpolate_boxes(ba, bb, b - a))
+            elif b - a > 1 and _needs_refining(ba, bb):
                 ref = ba if ba is not None else at_key[a]
                 for cands in detect_polled(window[a + 1 : b]):
                     pick = select_face(cands, ref)

@@ -111,3 +111,59 @@ def test_s3fd_code_path_runs_with_random_weights(tmp_path, monkeypatch, random_c
         engine.render(clip, speech_1s, tmp_path / "out.mp4")
     assert engine.detector().calls > 0
     assert not (tmp_path / "out.mp4").exists()
+
+
+# ---------------------------------------------------------- adaptive key frames
+
+
+def still(i):
+    return [[100, 50, 180, 130, 0.9]]
+
+
+def test_adaptive_key_frames_skip_detection_where_the_face_stays():
+    det = FakeDetector(still)
+    track = build_track(frames(41), det, (1.0, 1.0), 640, 360, Fraction(25), "fake", key_interval=5, key_span=20)
+    assert sorted(det.seen) == [0, 20, 40]
+    assert track.n_frames == 41 and track.faceless == 0
+    np.testing.assert_allclose(track.boxes, np.tile([100, 50, 180, 130], (41, 1)))
+
+
+def test_adaptive_key_frames_bisect_where_the_boxes_differ_and_match_every_key_frame():
+    # Still until frame 30, then 3 px per frame to the right (faster than the tolerance).
+    def script(i):
+        x = 100 + 3 * max(0, i - 30)
+        return [[x, 50, x + 80, 130, 0.9]]
+
+    det = FakeDetector(script)
+    track = build_track(frames(41), det, (1.0, 1.0), 640, 360, Fraction(25), "fake", key_interval=5, key_span=20)
+    # 0-20 agree: nothing between; 20-40 differ: 30, then 30-40 differ: 35.
+    assert sorted(det.seen) == [0, 20, 30, 35, 40]
+    old = build_track(frames(41), FakeDetector(script), (1.0, 1.0), 640, 360, Fraction(25), "fake", key_interval=5)
+    np.testing.assert_allclose(track.boxes, old.boxes)
+    np.testing.assert_allclose(track.boxes[:, 0], [100 + 3 * max(0, i - 30) for i in range(41)])
+
+
+def test_adaptive_key_frames_find_a_cut_away_and_back_to_the_same_face():
+    # The face is at the same place on both sides of a short faceless cut (27-33),
+    # which the key frames 20 and 40 both miss: the picture change is what bisects.
+    def cut_frames(n):
+        for i in range(n):
+            img = np.full((18, 32, 3), 200 if 27 <= i <= 33 else 0, np.uint8)
+            img[0, 0, 0] = i
+            yield i, img
+
+    det = FakeDetector(lambda i: [] if 27 <= i <= 33 else still(i))
+    track = build_track(cut_frames(60), det, (1.0, 1.0), 640, 360, Fraction(25), "fake", key_interval=5, key_span=20)
+    assert np.flatnonzero(~track.valid).tolist() == list(range(27, 34))
+    assert track.n_frames == 60
+    assert len(det.seen) < 30
+    assert not any(1 <= i < 20 for i in det.seen)  # the steady first span is not detected
+
+
+def test_key_span_is_part_of_the_track_cache_key():
+    from ml.settings import RenderSettings
+
+    assert RenderSettings().detection_key() != RenderSettings(key_span=0).detection_key()
+    assert RenderSettings(key_span=0).detection_key() == RenderSettings(key_span=5).detection_key()  # both off
+    with pytest.raises(ValueError):
+        RenderSettings(key_span=-1)
