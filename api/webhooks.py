@@ -107,9 +107,12 @@ def _endpoints_for(batch: RenderBatch) -> list[WebhookEndpoint]:
 
 def _first_to_see_finished(batch: RenderBatch) -> bool:
     """Two items finishing at once may both find the batch finished: one
-    `batch.finished` per finish (a retried batch that finishes again sends another)."""
+    `batch.finished` per finish (a retried batch that finishes again sends another).
+    The key names the batch by id and creation time, so a database that starts
+    its ids again (restored, or a test database) never meets an old key."""
     last = batch.renders.order_by("-finished_at").values_list("finished_at", flat=True).first()
-    key = f"heygem:webhooks:batch-finished:{batch.pk}:{last.timestamp() if last else 0}"
+    key = (f"heygem:webhooks:batch-finished:{batch.pk}:{batch.created_at.timestamp():.6f}:"
+           f"{last.timestamp() if last else 0}")
     return bool(django_rq.get_connection("default").set(key, 1, nx=True, ex=2 * 86400))
 
 

@@ -154,3 +154,22 @@ def test_a_delivery_whose_job_died_mid_request_is_tried_again_not_lost(alice, se
         assert len(receiver.requests) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+
+
+def test_batch_finished_is_not_swallowed_by_a_key_left_from_an_older_database(alice, project, audio, video):
+    """A restored or recreated database numbers its batches from 1 again, while
+    Redis keeps the keys that made `batch.finished` once-only for the old
+    batches: a new batch with an old id still gets its event."""
+    batch = start_batch(alice, project, audio, [video])
+    render = batch.renders.get()
+    Render.objects.filter(pk=render.pk).update(status="succeeded")
+    redis = django_rq.get_connection("default")
+    # What the previous database's batch with this id left behind (finished_at unset, or set).
+    redis.set(f"heygem:webhooks:batch-finished:{batch.pk}:0", 1)
+    redis.set(f"heygem:webhooks:batch-finished:{batch.pk}:{time.time() - 3600}", 1)
+    endpoint_for(alice, "https://alice.example.org/hook")
+    webhooks.on_render_finished(sender=None, render_id=render.pk, status="succeeded")
+    assert sorted(WebhookDelivery.objects.values_list("event", flat=True)) == ["batch.finished", "render.succeeded"]
+    # ...and only once.
+    webhooks.on_render_finished(sender=None, render_id=render.pk, status="succeeded")
+    assert WebhookDelivery.objects.filter(event="batch.finished").count() == 1
