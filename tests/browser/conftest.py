@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -99,10 +100,21 @@ def log_in(page, username: str, password: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def wait_for_js(page, expression: str, arg=None, timeout: float = 30) -> None:
+    """Until `expression` (with `arg`) is true in the page. Playwright's
+    wait_for_function re-evaluates its predicate with eval(), which the pages'
+    Content-Security-Policy (no 'unsafe-eval') refuses whenever the first check
+    is not already true; page.evaluate is not subject to it."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"not true within {timeout:.0f} s: {expression}"
+        time.sleep(0.1)
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # Players show their first frame, not a loading spinner.
-    page.wait_for_function("Array.from(document.querySelectorAll('video')).every((v) => v.readyState >= 2)")
+    wait_for_js(page, "Array.from(document.querySelectorAll('video')).every((v) => v.readyState >= 2)")
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

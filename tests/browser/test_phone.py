@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests import mediafactory
-from tests.browser.conftest import log_in, new_page, screenshot
+from tests.browser.conftest import log_in, new_page, screenshot, wait_for_js
 from tests.processes import start_worker, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -57,7 +57,7 @@ def test_a_portrait_phone_clip_is_upright_from_upload_to_result(
     expect(card.locator(".warning")).to_have_count(0)  # the face is found: no "No face found"
     poster = card.locator("img.poster")
     expect(poster).to_be_visible()
-    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=poster.element_handle())
+    wait_for_js(page, "(img) => img.complete && img.naturalWidth > 0", poster.element_handle())
     width, height = poster.evaluate(NATURAL_SIZE)
     assert width < height, f"the poster is {width}x{height}: sideways"
     screenshot(page, "phone-clip-project")
@@ -71,7 +71,7 @@ def test_a_portrait_phone_clip_is_upright_from_upload_to_result(
 
     video = page.locator('[data-render][data-status="succeeded"] video')
     expect(video).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
-    page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle())
+    wait_for_js(page, "(v) => v.readyState >= 1", video.element_handle())
     # What the browser plays, after any rotation it applies: upright, like the upload.
     assert video.evaluate("(v) => [v.videoWidth, v.videoHeight]") == [288, 512]
     screenshot(page, "phone-clip-rendered")
