@@ -1,7 +1,8 @@
 """Model-only speed and parity of each inference backend on this device.
 
 Backends: the reference (eager PyTorch, NCHW, fp32), the torch backend
-(channels-last; fp16 too on CUDA) and the onnx backend (ONNX Runtime), on the
+(channels-last; fp16 on CUDA, bf16 on CUDA and on CPUs with bf16
+instructions) and the onnx backend (ONNX Runtime), on the
 same random inputs at the same batch size, interleaved, minimum of
 ``--rounds``. Parity: uint8 output against the reference (max difference and
 share of differing values). Usage: python bench/backends.py [--device cpu]
@@ -16,7 +17,7 @@ from _media import OUT, checkpoint
 from ml import backends
 from ml.checkpoint import load_wav2lip
 from ml.hashing import file_sha256
-from ml.infer import Generator
+from ml.infer import Generator, precision_unsupported
 
 
 def main() -> None:
@@ -33,8 +34,14 @@ def main() -> None:
         "reference (eager, NCHW)": Generator(load_wav2lip(ckpt)[0], device),
         "torch (channels-last)": Generator(load_wav2lip(ckpt)[0], device, channels_last=True),
     }
-    if cuda:
-        runners["torch fp16 (channels-last)"] = Generator(load_wav2lip(ckpt)[0], device, fp16=True, channels_last=True)
+    for precision in ("fp16", "bf16"):
+        missing = precision_unsupported(device, precision)
+        if missing:
+            print(f"torch {precision}: not on this device ({missing})")
+        else:
+            runners[f"torch {precision} (channels-last)"] = Generator(
+                load_wav2lip(ckpt)[0], device, precision=precision, channels_last=True
+            )
     if backends.onnx_providers(str(device)) is not None:
         path, _ = backends.ensure_onnx(ckpt, file_sha256(ckpt), cache_dir=OUT / "compiled")
         runners["onnx (ONNX Runtime)"] = backends.OnnxGenerator(path, str(device))
@@ -55,7 +62,7 @@ def main() -> None:
         print(
             f"  {name:28s} {ms[name]:8.0f} ms/batch  {bs * 1000 / ms[name]:6.2f} fps"
             f"  ({ms['reference (eager, NCHW)'] / ms[name]:.2f}x)  parity: max {diff.max()} levels,"
-            f" {100 * (diff > 0).mean():.4f}% of values differ"
+            f" mean {diff.mean():.4f}, {100 * (diff > 0).mean():.4f}% of values differ"
         )
 
 

@@ -15,7 +15,7 @@ import time
 
 from _media import OUT, checkpoint, clip_720p, speech
 
-from ml.pipeline import LipSyncEngine, TrackCache
+from ml.pipeline import LipSyncEngine, RenderSettings, TrackCache
 
 
 def main() -> None:
@@ -24,12 +24,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--size", choices=["720p", "1080p"], default="720p")
+    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     args, _ = ap.parse_known_args()
     from _media import clip_1080p
 
     clip, audio = (clip_720p(10) if args.size == "720p" else clip_1080p(10)), speech(10)
-    engine = LipSyncEngine(checkpoint(), device=args.device, detector=args.detector, backend=args.backend)
-    engine.warm_up(False)
+    engine = LipSyncEngine(checkpoint(), device=args.device, detector=args.detector, backend=args.backend,
+                           precision=args.precision)
+    engine.warm_up(args.precision)
+    print(engine.backend_note(args.precision))
     engine.detector()
     cache = TrackCache(OUT / "tracks")
     walls = {}
@@ -39,7 +42,8 @@ def main() -> None:
                 f.unlink()
         calls = engine.detector().calls
         t = time.perf_counter()
-        res = engine.render(clip, audio, OUT / f"cache_{label}.mp4", track_cache=cache)
+        res = engine.render(clip, audio, OUT / f"cache_{label}.mp4", RenderSettings(precision=args.precision),
+                            track_cache=cache)
         walls[label] = time.perf_counter() - t
         print(
             f"{label}: {walls[label]:.1f} s total, detect stage {res.timings['detect']:.2f} s, "

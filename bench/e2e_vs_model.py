@@ -52,8 +52,8 @@ def cli_time(clip, audio, ckpt, args, box) -> float:
     cmd = [
         sys.executable, "-m", "ml.lipsync", "--face", clip, "--audio", audio, "--checkpoint", ckpt,
         "--outfile", OUT / "e2e-cli.mp4", "--box", *map(str, box), "--device", args.device,
-        "--backend", args.backend, "--quiet",
-    ] + (["--fp16"] if args.fp16 else [])
+        "--backend", args.backend, "--precision", args.precision, "--quiet",
+    ]
     t = time.perf_counter()
     subprocess.run(list(map(str, cmd)), cwd=ROOT, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     return time.perf_counter() - t
@@ -65,10 +65,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--fp16", action="store_true")
+    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+                    help="the engine's precision (the reference stays fp32)")
+    ap.add_argument("--fp16", action="store_true", help="same as --precision fp16")
     ap.add_argument("--size", choices=["720p", "1080p"], default="720p")
     ap.add_argument("--batches", default=None, help="reference batch sizes to try (default 8,16,32 CPU; 32,64,128 CUDA)")
     args, _ = ap.parse_known_args()
+    if args.fp16:
+        args.precision = "fp16"
     clip = clip_720p(args.seconds) if args.size == "720p" else clip_1080p(args.seconds)
     box = BOX_720 if args.size == "720p" else BOX_1080
     audio, ckpt = speech(args.seconds), checkpoint()
@@ -86,10 +90,10 @@ def main() -> None:
 
     # Build the compiled graph and the auto choice outside the timed runs:
     # they are one-time costs of a machine (install_models does them).
-    engine = LipSyncEngine(ckpt, device=args.device, backend=args.backend, fp16=args.fp16)
-    print(engine.backend_note(args.fp16))
-    settings = RenderSettings(box=box, fp16=args.fp16)
-    engine.warm_up(args.fp16)
+    engine = LipSyncEngine(ckpt, device=args.device, backend=args.backend, precision=args.precision)
+    print(engine.backend_note(args.precision))
+    settings = RenderSettings(box=box, precision=args.precision)
+    engine.warm_up(args.precision)
 
     ref_t, cli_t, pre_t = [], [], []
     for _ in range(args.rounds):  # interleaved: the load on the machine hits all of them alike
@@ -100,7 +104,7 @@ def main() -> None:
         pre_t.append(time.perf_counter() - t)
     ref, cli, pre = min(ref_t), min(cli_t), min(pre_t)
     print(f"frames: {res.frames} ({args.size}25, --box, engine batch {engine.batch_size}, backend {engine.backend},"
-          f" {engine.precision(args.fp16)}, x264 {engine.encoder_preset(settings)})")
+          f" {engine.precision(args.precision)}, x264 {engine.encoder_preset(settings)})")
     print("stage seconds (preloaded):", {k: round(v, 2) for k, v in res.timings.items()})
     print(f"reference network alone, batch {best}: {ref:.1f} s ({frames / ref:.2f} fps)  runs {[round(x, 1) for x in ref_t]}")
     print(f"whole CLI process:                {cli:.1f} s ({frames / cli:.2f} fps)  runs {[round(x, 1) for x in cli_t]}")

@@ -61,15 +61,20 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+                    help="the lip-sync network's precision (S3FD stays fp32)")
     args, _ = ap.parse_known_args()
     clip, audio = clip_720p(10), speech(10)
     print("S3FD: real network compute (random weights, full cost on every call); boxes from OpenCV Haar"
           " on the same frames (precomputed, untimed), because random weights find no face.")
     engine = LipSyncEngine(checkpoint(), device=args.device, detector="sfd", model_dir=s3fd_dir(),
-                           backend=args.backend)
-    engine.warm_up(False)
+                           backend=args.backend, precision=args.precision)
+    engine.warm_up(args.precision)
+    print(engine.backend_note(args.precision))
     s3fd = engine.detector()
-    settings = {"adaptive (key_span 20)": RenderSettings(), "every 5th frame (key_span 0)": RenderSettings(key_span=0)}
+    p = args.precision
+    settings = {"adaptive (key_span 20)": RenderSettings(precision=p),
+                "every 5th frame (key_span 0)": RenderSettings(key_span=0, precision=p)}
     src = VideoSource(clip)
     small = detect_frame_size(src.info.width, src.info.height, RenderSettings().detect_size)
     haar = HaarDetector()

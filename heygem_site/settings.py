@@ -294,8 +294,14 @@ HEYGEM_CACHE_DIR = env_path("HEYGEM_CACHE_DIR", VAR_DIR / "cache")
 HEYGEM_DEVICE = env_str("HEYGEM_DEVICE", "auto")
 if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", HEYGEM_DEVICE):
     raise ImproperlyConfigured(f"HEYGEM_DEVICE={HEYGEM_DEVICE!r} must be auto, cpu, cuda or cuda:N")
-# Half precision on CUDA (torch backend): opt-in, its parity figure is in docs/engine.md.
-HEYGEM_FP16 = env_bool("HEYGEM_FP16", False)
+# The network's precision on this worker: fp32 (the reference), or opt-in fp16
+# (GPU) or bf16 (GPU, or a CPU with AVX-512 BF16/AMX): faster, output within a
+# level or two of fp32 (parity figures in docs/engine.md). Torch backend only; a
+# device without it runs fp32 and each render log says so. HEYGEM_FP16=true,
+# the older switch, still means fp16.
+HEYGEM_PRECISION = env_choice(
+    "HEYGEM_PRECISION", "fp16" if env_bool("HEYGEM_FP16", False) else "fp32", ("fp32", "fp16", "bf16")
+)
 # The runtime that runs the network: auto (the fastest measured on this worker's
 # device, measured once and cached), torch, or onnx (ONNX Runtime; the graph is
 # built from the installed checkpoint and cached beside it). See docs/engine.md.

@@ -1,7 +1,8 @@
 """Inference backends: the same Wav2Lip network run by PyTorch or ONNX Runtime.
 
 * ``torch``: eager PyTorch, channels-last memory layout (faster convolutions on
-  CPU and on CUDA tensor cores), optional fp16 autocast on CUDA.
+  CPU and on CUDA tensor cores), optional reduced precision (fp16 autocast on
+  CUDA, bf16 on GPUs and CPUs that have it: ``ml.infer.precision_unsupported``).
 * ``onnx``: ONNX Runtime on a graph exported locally from the installed
   checkpoint (nothing is downloaded). The graph takes the uint8 crops and the
   mel chunks and does the reference's masking and scaling itself. It is cached
@@ -188,7 +189,7 @@ class OnnxGenerator:
     (B,96,96,3) uint8 crops + (B,80,16) mels -> (B,96,96,3) uint8 faces."""
 
     backend = "onnx"
-    fp16 = False
+    precision = "fp32"
 
     def __init__(self, path: Path, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -247,7 +248,7 @@ class Choice:
         return f"fastest measured on this device{' (cached)' if self.cached else ''}: {times} per batch"
 
 
-def device_key(device: str, batch_size: int, threads: int, fp16: bool) -> str:
+def device_key(device: str, batch_size: int, threads: int, precision: str) -> str:
     """What a measured choice depends on: the hardware, the runtimes and the batch shape."""
     import torch
 
@@ -258,7 +259,7 @@ def device_key(device: str, batch_size: int, threads: int, fp16: bool) -> str:
 
         ort_version = onnxruntime.__version__
     return (
-        f"{device}|{hw}|cores {os.cpu_count()}|threads {threads}|batch {batch_size}|fp16 {fp16}"
+        f"{device}|{hw}|cores {os.cpu_count()}|threads {threads}|batch {batch_size}|torch {precision}"
         f"|torch {torch.__version__}|ort {ort_version}"
     )
 

@@ -47,7 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="runtime for the network: auto (the fastest measured on this device, cached), torch or onnx"
         " (ONNX Runtime; the graph is built from the checkpoint on first use and cached beside it)",
     )
-    p.add_argument("--fp16", action="store_true", help="half precision on CUDA (torch backend; not on the CPU)")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "bf16"],
+        default=None,
+        help="network precision (default fp32, the reference): fp16 on a GPU, bf16 on a GPU or a CPU with bf16"
+        " instructions (AVX-512 BF16, AMX); torch backend; fp32 where the device lacks it",
+    )
+    p.add_argument("--fp16", action="store_true", help="same as --precision fp16")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--detector", choices=["auto", "sfd", "opencv"], default="auto")
     p.add_argument("--model-dir", default=None, help="folder with s3fd-619a316812.pth (default: $HEYGEM_MODEL_DIR)")
@@ -109,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         resize_factor=args.resize_factor,
         detect_size=args.detect_size,
         key_span=args.key_span,
-        fp16=args.fp16,
+        precision=_precision(args),
     )
     # Start-up: the audio features (decoding, and importing the audio stack
     # once) are computed while the engine loads the network.
@@ -170,8 +177,14 @@ def _load_engine(args: argparse.Namespace):
         batch_size=args.batch_size,
         threads=args.threads,
         backend=args.backend,
-        fp16=args.fp16,
+        precision=_precision(args),
     )
+
+
+def _precision(args: argparse.Namespace) -> str:
+    if args.fp16 and args.precision not in (None, "fp16"):
+        raise ValueError(f"--fp16 and --precision {args.precision} contradict each other")
+    return "fp16" if args.fp16 else (args.precision or "fp32")
 
 
 if __name__ == "__main__":

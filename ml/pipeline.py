@@ -44,7 +44,7 @@ from .checkpoint import build_model, identify, read_state_dict
 from .detect import make_detector
 from .encode import VideoWriter
 from .errors import BadBox, CorruptMedia, LipSyncError, NoFaceFound
-from .infer import Generator, pick_device
+from .infer import PRECISIONS, Generator, pick_device, precision_unsupported
 from .limits import NO_LIMITS, MediaLimits
 from .paste import crop_face, paste_mouth
 from .settings import Progress, RenderResult, RenderSettings
@@ -127,13 +127,15 @@ class LipSyncEngine:
         threads: int | None = None,
         io_threads: int | None = None,
         backend: str = "auto",
-        fp16: bool = False,
+        precision: str = "fp32",
         compiled_dir: str | os.PathLike | None = None,
     ) -> None:
         if detector not in ("auto", "sfd", "opencv"):
             raise ValueError(f"unknown detector {detector!r}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
         if threads:
             torch.set_num_threads(int(threads))
         self.device = pick_device(device)
@@ -151,13 +153,13 @@ class LipSyncEngine:
         self.model_dir = model_dir
         self.compiled_dir = compiled_dir
         self._model = None  # the PyTorch module, loaded only when a backend needs it
-        self._generators: dict[bool, Generator] = {}
+        self._generators: dict[str, Generator] = {}
         self._onnx: OnnxGenerator | None = None
         self._detector = None
         self._detector_note = ""
-        self.backend, self.backend_choice = self._resolve_backend(backend, fp16)
+        self.backend, self.backend_choice = self._resolve_backend(backend, precision)
         self.backend_requested = backend
-        self.generator(fp16)  # load now: a bad checkpoint fails here, not in the first job
+        self.generator(precision)  # load now: a bad checkpoint fails here, not in the first job
 
     # ------------------------------------------------------------ backends
 
@@ -191,7 +193,7 @@ class LipSyncEngine:
                 self._onnx = OnnxGenerator(path, self._device_name(), threads=torch.get_num_threads())
         return self._onnx
 
-    def _resolve_backend(self, backend: str, fp16: bool) -> tuple[str, Choice]:
+    def _resolve_backend(self, backend: str, precision: str) -> tuple[str, Choice]:
         onnx_ok = onnx_providers(self._device_name()) is not None
         if backend == "torch":
             return "torch", Choice("torch", {}, False)
@@ -205,12 +207,12 @@ class LipSyncEngine:
         if not onnx_ok:
             return "torch", Choice("torch", {}, False)
         folder = compiled_dir(self.checkpoint_path, self.compiled_dir)
-        key = device_key(self._device_name(), self.batch_size, torch.get_num_threads(), fp16)
+        key = device_key(self._device_name(), self.batch_size, torch.get_num_threads(), self._torch_precision(precision))
         cached = read_choice(folder, key)
         if cached is not None:
             return cached["backend"], Choice(cached["backend"], cached.get("ms_per_batch") or {}, True)
         ms = {
-            "torch": time_generator(self._torch_generator(fp16), self.batch_size),
+            "torch": time_generator(self._torch_generator(precision), self.batch_size),
             "onnx": time_generator(self._onnx_generator(), self.batch_size),
         }
         best = min(ms, key=ms.get)
@@ -222,16 +224,21 @@ class LipSyncEngine:
             self._onnx = None
         return best, Choice(best, ms, False)
 
-    def _torch_generator(self, fp16: bool) -> Generator:
-        key = bool(fp16 and self.device.type == "cuda")
+    def _torch_precision(self, precision: str) -> str:
+        """The precision the torch backend runs for ``precision``: fp32 where the device lacks it."""
+        return "fp32" if precision_unsupported(self.device, precision) else precision
+
+    def _torch_generator(self, precision: str) -> Generator:
+        key = self._torch_precision(precision)
         if key not in self._generators:
-            self._generators[key] = Generator(self.model, self.device, fp16=key, channels_last=True)
+            self._generators[key] = Generator(self.model, self.device, precision=key, channels_last=True)
         return self._generators[key]
 
-    def precision(self, fp16: bool) -> str:
-        return "fp16" if self.backend == "torch" and fp16 and self.device.type == "cuda" else "fp32"
+    def precision(self, precision: str) -> str:
+        """The precision the network runs in when ``precision`` is asked for."""
+        return self._torch_precision(precision) if self.backend == "torch" else "fp32"
 
-    def backend_note(self, fp16: bool) -> str:
+    def backend_note(self, precision: str) -> str:
         """One line for the render log: which runtime ran the network, and why."""
         if self.backend == "onnx":
             import onnxruntime
@@ -243,29 +250,33 @@ class LipSyncEngine:
         if self.backend_requested == "auto" and not self.backend_choice.ms_per_batch:
             why = "the only backend that runs on this device"
         extra = ""
-        if fp16 and self.device.type == "cuda" and self.backend == "onnx":
-            extra = "; fp16 was asked for but the onnx backend runs fp32"
+        if precision != "fp32" and self.backend == "onnx":
+            extra = f"; {precision} was asked for but the onnx backend runs fp32"
+        elif precision != "fp32":
+            missing = precision_unsupported(self.device, precision)
+            if missing:
+                extra = f"; {precision} was asked for but {missing}: fp32 ran"
         return (
-            f"Backend: {self.backend}, {runtime} on {self._device_name()}, {self.precision(fp16)}"
+            f"Backend: {self.backend}, {runtime} on {self._device_name()}, {self.precision(precision)}"
             f" ({why}){extra}."
         )
 
-    def runtime_facts(self, fp16: bool) -> dict:
+    def runtime_facts(self, precision: str) -> dict:
         return {
             "backend": self.backend,
             "requested": self.backend_requested,
             "device": self._device_name(),
-            "precision": self.precision(fp16),
+            "precision": self.precision(precision),
         }
 
-    def warm_up(self, fp16: bool = True) -> None:
+    def warm_up(self, precision: str = "fp32") -> None:
         """Pay the one-time costs before the first job: the audio stack's
         import (librosa and its JIT, about 1.5 s), the mel filterbank, and the
         first forward pass (kernel selection; cuDNN autotuning on CUDA)."""
         from .audio import _mel_basis
 
         _mel_basis()
-        gen = self.generator(fp16)
+        gen = self.generator(precision)
         crops = np.zeros((self.batch_size, 96, 96, 3), np.uint8)
         mels = np.zeros((self.batch_size, 80, 16), np.float32)
         gen(crops, mels)
@@ -277,12 +288,12 @@ class LipSyncEngine:
 
     # ------------------------------------------------------------ parts
 
-    def generator(self, fp16: bool):
+    def generator(self, precision: str = "fp32"):
         """The network runner of the chosen backend: (B,96,96,3) uint8 crops +
         (B,80,16) mels -> (B,96,96,3) uint8 faces."""
         if self.backend == "onnx":
             return self._onnx_generator()
-        return self._torch_generator(fp16)
+        return self._torch_generator(precision)
 
     @property
     def checkpoint_note(self) -> str:
@@ -332,7 +343,7 @@ class LipSyncEngine:
                 log(line)
 
         note(self.checkpoint_note)
-        note(self.backend_note(settings.fp16))
+        note(self.backend_note(settings.precision))
         t = time.perf_counter()
         if isinstance(audio, AudioFeatures):
             feats = audio
@@ -386,7 +397,7 @@ class LipSyncEngine:
             timings=timings,
             model_sha256=self.model_sha256,
             model_name=self.model_name,
-            runtime=self.runtime_facts(settings.fp16),
+            runtime=self.runtime_facts(settings.precision),
             log=lines,
         )
 
@@ -459,7 +470,7 @@ class LipSyncEngine:
         model -> paste -> encode. Memory is a few batches of frames."""
         info = source.info
         bs = self.batch_size
-        gen = self.generator(settings.fp16)
+        gen = self.generator(settings.precision)
         stop = threading.Event()
         frames_q: queue.Queue = queue.Queue(maxsize=2 * bs)
         paste_q: queue.Queue = queue.Queue(maxsize=2)  # whole batches

@@ -10,6 +10,7 @@ from typing import Any
 
 BLENDS = ("feather", "none")
 LOOPS = ("pingpong", "forward")
+PRECISIONS = ("fp32", "fp16", "bf16")
 PRESETS = ("auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
 
@@ -34,7 +35,10 @@ class RenderSettings:
     key_span: int = 20
     smooth_window: int = 5  # centred moving average over this many frames (1: none)
     image_fps: int = 25  # frame rate when the face is a still image
-    fp16: bool = False  # half-precision autocast (CUDA, torch backend only; opt-in: see docs/engine.md)
+    # Network precision: "fp32" (the reference), or opt-in "fp16" (GPU) or
+    # "bf16" (GPU, or a CPU with bf16 instructions); torch backend only,
+    # fp32 where the device lacks it (the render log says so): docs/engine.md.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         def ints(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -58,6 +62,8 @@ class RenderSettings:
             raise ValueError(f"loop must be one of {LOOPS}")
         if not 0 <= int(self.quality) <= 51:
             raise ValueError("quality (CRF) must be between 0 and 51")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}")
         for name, low in (
@@ -81,6 +87,9 @@ class RenderSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderSettings:
         names = {f.name for f in dataclasses.fields(cls)}
+        if "fp16" in data and "precision" not in data:  # written before precisions had names
+            data = {**data, "precision": "fp16" if data["fp16"] else "fp32"}
+            del data["fp16"]
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown render settings: {sorted(unknown)}")
@@ -127,7 +136,7 @@ class RenderResult:
     model_sha256: str = ""
     model_name: str | None = None  # official file name, None for a custom checkpoint
     # Which runtime ran the network: backend ("torch"/"onnx"), requested
-    # ("auto"/"torch"/"onnx"), device, precision ("fp32"/"fp16").
+    # ("auto"/"torch"/"onnx"), device, precision ("fp32"/"fp16"/"bf16").
     runtime: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 

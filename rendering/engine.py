@@ -39,6 +39,7 @@ def get_engine() -> LipSyncEngine:
         stat.st_mtime,
         installed.s3fd is not None,
         settings.HEYGEM_ENGINE_BACKEND,
+        settings.HEYGEM_PRECISION,
     )
     with _lock:
         if _engine is None or key != _engine_key:
@@ -53,9 +54,9 @@ def get_engine() -> LipSyncEngine:
                 detector="auto",
                 model_dir=settings.HEYGEM_MODEL_DIR,
                 backend=settings.HEYGEM_ENGINE_BACKEND,
-                fp16=settings.HEYGEM_FP16,
+                precision=settings.HEYGEM_PRECISION,
             )
-            engine.warm_up(settings.HEYGEM_FP16)
+            engine.warm_up(settings.HEYGEM_PRECISION)
             _engine, _engine_key = engine, key
         return _engine
 
@@ -107,7 +108,7 @@ def engine_settings(values: dict) -> RenderSettings:
         loop=values.get("loop", "pingpong"),
         lossless=quality == "lossless",
         quality=QUALITY_CRF.get(quality, 20),
-        fp16=settings.HEYGEM_FP16,
+        precision=settings.HEYGEM_PRECISION,
     )
 
 

@@ -1,6 +1,10 @@
 """Shared fixtures: the people (alice owns things, bob is another team
 member, charlie and dave two more for the sharing tests, staff is an
-administrator), small real media files."""
+administrator), small real media files.
+
+Django is imported only by the fixtures that use it, so the engine tests
+(tests/ml) also run where only the engine's packages are installed, with
+``-p no:django`` (bench/gpu_check.sh on a GPU machine)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from django.test import Client
 
 from tests import mediafactory
 
@@ -52,24 +55,26 @@ def staff(django_user_model):
     return django_user_model.objects.create_user("sam", password="sam-pass-123", is_staff=True)
 
 
-def _client_for(user) -> Client:
+def _client_for(user):
+    from django.test import Client
+
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def alice_client(alice) -> Client:
+def alice_client(alice):
     return _client_for(alice)
 
 
 @pytest.fixture
-def bob_client(bob) -> Client:
+def bob_client(bob):
     return _client_for(bob)
 
 
 @pytest.fixture
-def staff_client(staff) -> Client:
+def staff_client(staff):
     return _client_for(staff)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml import backends
+from ml import backends, infer
 from ml.checkpoint import load_wav2lip
 from ml.infer import Generator
 from ml.pipeline import LipSyncEngine, RenderSettings
@@ -42,7 +42,7 @@ def inputs():
 def test_every_backend_computes_the_reference_network(engines, backend, reference, inputs):
     """fp32 parity: uint8 faces within one level of the reference (truncation
     of values a rounding error away from an integer), whatever the batch."""
-    gen = engines(backend).generator(fp16=False)
+    gen = engines(backend).generator()
     assert gen.backend == backend
     crops, mels = inputs
     ref = reference(crops, mels).astype(int)
@@ -94,7 +94,7 @@ def test_a_damaged_cached_graph_is_built_again(random_checkpoint, tmp_path, inpu
     graph.write_bytes(b"\x08\x07" + b"not a graph" * 100)  # e.g. a disk error
     engine = LipSyncEngine(random_checkpoint, device="cpu", backend="onnx", compiled_dir=folder)
     crops, mels = inputs
-    out = engine.generator(fp16=False)(crops, mels).astype(int)
+    out = engine.generator()(crops, mels).astype(int)
     assert np.abs(out - reference(crops, mels).astype(int)).max() <= 1
     assert graph.stat().st_size > 100_000_000  # the real graph (36 M float32 weights)
 
@@ -129,26 +129,65 @@ def test_auto_measures_once_per_device_and_says_which_backend_ran(random_checkpo
     assert f"Backend: {first.backend}," in line and "fastest measured on this device (cached)" in line
 
 
-def test_backend_names_and_reduced_precision_on_cpu(engines, random_checkpoint):
+def test_backend_names_and_reduced_precision_on_cpu(engines, random_checkpoint, monkeypatch):
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
         LipSyncEngine(random_checkpoint, device="cpu", backend="tensorrt")
-    # fp16 is a CUDA feature: on the CPU the torch backend stays fp32 and says so.
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        LipSyncEngine(random_checkpoint, device="cpu", backend="torch", precision="fp8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        RenderSettings(precision="half")
+    # fp16 is a GPU feature: on the CPU the torch backend stays fp32 and says so.
     engine = engines("torch")
-    assert engine.precision(fp16=True) == "fp32"
-    assert engine.generator(fp16=True).fp16 is False
+    assert engine.precision("fp16") == "fp32"
+    assert engine.generator("fp16").precision == "fp32"
+    assert "fp16 was asked for but fp16 needs a GPU" in engine.backend_note("fp16")
+    # bf16 on a CPU without bf16 instructions: fp32, said in the log line.
+    monkeypatch.setattr(infer, "cpu_has_bf16", lambda: False)
+    assert engine.precision("bf16") == "fp32"
+    assert "bf16 was asked for but this CPU has no bf16 instructions" in engine.backend_note("bf16")
+    # The onnx backend is fp32 only, and says so too.
+    assert "bf16 was asked for but the onnx backend runs fp32" in engines("onnx").backend_note("bf16")
+
+
+def test_settings_written_before_precisions_had_names_still_read():
+    assert RenderSettings.from_dict({"fp16": True}).precision == "fp16"
+    assert RenderSettings.from_dict({"fp16": False}).precision == "fp32"
+
+
+@pytest.mark.skipif(not infer.cpu_has_bf16(), reason="needs a CPU with bf16 instructions (AVX-512 BF16 or AMX)")
+def test_cpu_bf16_stays_close_to_fp32_and_the_render_says_so(random_checkpoint, reference, inputs, face_clip,
+                                                             speech_1s, tmp_path):
+    """The opt-in bf16 path on a CPU that has it: within a few uint8 levels of
+    the fp32 reference (docs/engine.md quotes the figure), and every render
+    log and manifest says bf16 ran."""
+    engine = LipSyncEngine(random_checkpoint, device="cpu", backend="torch", precision="bf16", batch_size=8)
+    crops, mels = inputs
+    ref = reference(crops, mels).astype(int)
+    gen = engine.generator("bf16")
+    assert gen.precision == "bf16"
+    diff = np.abs(gen(crops, mels).astype(int) - ref)
+    print(f"bf16 (CPU) vs fp32 reference: max {diff.max()}, mean {diff.mean():.4f}")
+    assert 0 < diff.max() <= 8 and diff.mean() < 0.5  # not fp32 in disguise, and close
+    res = engine.render(face_clip, speech_1s, tmp_path / "bf16.mp4",
+                        RenderSettings(box=(60, 200, 100, 230), precision="bf16"))
+    assert res.runtime["precision"] == "bf16"
+    assert any(line.startswith("Backend: torch,") and ", bf16 (" in line for line in res.log)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.cuda
-def test_cuda_fp16_stays_close_to_fp32(random_checkpoint, reference, inputs):
-    """The opt-in fp16 path on a GPU: within a few uint8 levels of the fp32
-    reference (the figure docs/engine.md quotes comes from this check)."""
-    engine = LipSyncEngine(random_checkpoint, device="cuda", backend="torch", fp16=True, batch_size=8)
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_cuda_reduced_precision_stays_close_to_fp32(random_checkpoint, reference, inputs, precision):
+    """The opt-in fp16 and bf16 paths on a GPU: within a few uint8 levels of
+    the fp32 reference (the figures docs/engine.md quotes come from this check)."""
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    engine = LipSyncEngine(random_checkpoint, device="cuda", backend="torch", precision=precision, batch_size=8)
     crops, mels = inputs
     ref = reference(crops, mels).astype(int)
-    fp32 = engine.generator(fp16=False)(crops, mels).astype(int)
-    fp16 = engine.generator(fp16=True)(crops, mels).astype(int)
+    fp32 = engine.generator("fp32")(crops, mels).astype(int)
+    reduced = engine.generator(precision)(crops, mels).astype(int)
     assert np.abs(fp32 - ref).max() <= 2  # fp32 on cuDNN (TF32 off): a rounding level or two
-    diff = np.abs(fp16 - ref)
-    print(f"fp16 vs fp32 reference: max {diff.max()}, mean {diff.mean():.4f}")
+    diff = np.abs(reduced - ref)
+    print(f"{precision} (CUDA) vs fp32 reference: max {diff.max()}, mean {diff.mean():.4f}")
     assert diff.max() <= 8 and diff.mean() < 0.5

@@ -74,3 +74,13 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, face_clip, random
         tmp_path / "o.mp4",
     )
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_cli_precision_flags_that_contradict_are_refused(tmp_path, face_clip, random_checkpoint, speech_1s):
+    p = run(
+        "--face", face_clip, "--audio", speech_1s, "--checkpoint", random_checkpoint, "--outfile", tmp_path / "o.mp4",
+        "--fp16", "--precision", "bf16", "--backend", "torch",
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == ["error: --fp16 and --precision bf16 contradict each other"]
+    assert not (tmp_path / "o.mp4").exists()
