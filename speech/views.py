@@ -144,4 +144,4 @@ def voice_sample(request: HttpRequest, name: str) -> HttpResponse:
             path = bundled_sample(settings.HEYGEM_CACHE_DIR, voice)
         except SpeechError:
             return missing(_("The voice “%(name)s” could not speak its sample.") % {"name": voice.label})
-    return serve_local(path, f"{voice.name.replace(':', '-')}-sample.wav", "audio/wav")
+    return serve_local(request, path, f"{voice.name.replace(':', '-')}-sample.wav", "audio/wav")
