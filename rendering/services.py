@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -161,13 +162,13 @@ def reconcile(retries: int | None = None) -> dict[str, int]:
         if render.worker_name in alive:
             continue
         if render.attempts <= retries:
-            counts["requeued"] += _requeue(render, "Worker lost; queued again.")
+            counts["requeued"] += _requeue(render, gettext_noop("Worker lost; queued again."))
         else:
-            counts["failed"] += _mark_lost(render, "worker_lost", "The worker stopped while rendering.")
+            counts["failed"] += _mark_lost(render, "worker_lost", gettext_noop("The worker stopped while rendering."))
     connection = queues.connection()
     for render in Render.objects.filter(status=Status.QUEUED, created_at__lt=now - GRACE).select_related("batch"):
         if not render.job_id or not connection.exists(Job.key_for(render.job_id)):
-            counts["requeued"] += _requeue(render, "The queued job was lost; queued again.")
+            counts["requeued"] += _requeue(render, gettext_noop("The queued job was lost; queued again."))
     return counts
 
 
