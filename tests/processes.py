@@ -84,9 +84,11 @@ def worker_env(model_dir: str | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(*, model_dir=None, queues=("gpu", "default"), log_path=None, **extra) -> subprocess.Popen:
+def start_worker(*, model_dir=None, queues=("gpu", "default"), log_path=None, name: str | None = None,
+                 **extra) -> subprocess.Popen:
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    named = ["--name", name] if name else []
     return spawn(
-        [python(), "manage.py", "renderworker", "--queues", *queues],
+        [python(), "manage.py", "renderworker", "--queues", *queues, *named],
         cwd=ROOT, env=worker_env(model_dir, **extra), stdout=out, stderr=subprocess.STDOUT,
     )
