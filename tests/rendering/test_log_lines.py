@@ -142,7 +142,12 @@ def test_unknown_lines_and_phrases_stay_as_written():
     assert not is_known("Something new from the engine: 42.")
     # a known line with an unknown phrase inside is translated around it, and is not "known"
     line = "Backend: torch, PyTorch 2.8.0 (channels-last) on cpu, fp32 (a new reason)."
-    assert translate_line(line) == line and not is_known(line)
+    assert not is_known(line)
+    with translation.override("en"):
+        assert translate_line(line) == line
+    with translation.override("zh-hans"):
+        translated = translate_line(line)
+        assert translated != line and "a new reason" in translated and "2.8.0" in translated
 
 
 def test_log_keeps_time_stamps_blank_lines_and_translates_fixed_sentences():
