@@ -1,6 +1,6 @@
 """Shared fixtures: the people (alice owns things, bob is another team
 member, charlie and dave two more for the sharing tests, staff is an
-administrator), small real media files."""
+administrator), small real media files, alice's uploaded audio and video."""
 
 from __future__ import annotations
 
@@ -159,3 +159,20 @@ def short_speech(media_dir) -> Path:
     path = media_dir / "short speech.wav"
     soundfile.write(path, samples[rate // 2 : rate // 2 + int(1.2 * rate)], rate)
     return path
+
+
+@pytest.fixture
+def audio(project, short_speech):
+    """1.2 s of speech, uploaded into alice's project."""
+    from tests.rendering.helpers import add_asset
+
+    return add_asset(project, short_speech)
+
+
+@pytest.fixture
+def video(project, face_clip):
+    """A 1 s presenter clip, uploaded into alice's project."""
+    from tests.rendering.helpers import add_asset
+
+    return add_asset(project, face_clip)
+
