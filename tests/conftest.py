@@ -1,6 +1,7 @@
 """Shared fixtures: the people (alice owns things, bob is another team
 member, charlie and dave two more for the sharing tests, staff is an
-administrator), small real media files, alice's uploaded audio and video."""
+administrator), small real media files, alice's uploaded audio and video,
+and a real daphne."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from django.test import Client
 
 from tests import mediafactory
+from tests.processes import start_daphne, worker_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -176,3 +178,12 @@ def video(project, face_clip):
 
     return add_asset(project, face_clip)
 
+
+@pytest.fixture
+def daphne(tmp_path, model_dir):
+    """daphne serving the platform (HTTP + WebSocket) against the test
+    database, with the random-weight model installed; its output goes to
+    tmp_path / "daphne.log". Tests that start it need a transactional
+    database (the server is another process)."""
+    with start_daphne(tmp_path / "daphne.log", worker_env(model_dir)) as server:
+        yield server
