@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, platform_env, python, spawn, stop, wait_for_http
+from tests.processes import ROOT, platform_env, python, spawn, start_daphne, stop
 
 RENDER = ROOT / "deploy" / "render_nginx.py"
 SPEECH = ROOT / "tests" / "fixtures" / "speech_en_16k.wav"
@@ -288,25 +288,10 @@ def stack(tools, tmp_path_factory):
         media_root=var / "media",
         static_root=var / "static",
     )
-    daphne_log = tmp / "daphne.log"
-    with daphne_log.open("w") as log:
-        daphne = spawn(
-            [
-                python(),
-                "-m",
-                "heygem_site.webserver",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(daphne_port),
-                "--proxy-headers",
-                "tests.test_nginx:probe_application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    daphne = start_daphne(
+        tmp / "daphne.log", env, app="tests.test_nginx:probe_application", args=["--proxy-headers"],
+        ready_path=PROBE_PATH, wait=False, port=daphne_port,
+    )
     nginx = spawn(
         [tools["nginx"], "-p", str(tmp), "-c", str(nginx_main_config(tmp)), "-e", str(tmp / "nginx-error.log")],
         stdout=subprocess.DEVNULL,
@@ -320,10 +305,10 @@ def stack(tools, tmp_path_factory):
         media_root=var / "media",
         user_ids=user_ids,
         api=api,
-        logs=[daphne_log, tmp / "nginx-error.log", tmp / "nginx-stderr.log"],
+        logs=[daphne.log, tmp / "nginx-error.log", tmp / "nginx-stderr.log"],
     )
     try:
-        wait_for_http(stack.daphne + PROBE_PATH, daphne, timeout=60)
+        daphne.wait_ready()
         wait_for_port(https_port, nginx)
         yield stack
     except Exception:
@@ -331,7 +316,7 @@ def stack(tools, tmp_path_factory):
         raise
     finally:
         stop(nginx)
-        stop(daphne)
+        daphne.stop()
 
 
 @pytest.fixture(autouse=True)
