@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from tests import mediafactory
-from tests.processes import start_daphne, worker_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -190,5 +189,7 @@ def daphne(tmp_path, model_dir):
     database, with the random-weight model installed; its output goes to
     tmp_path / "daphne.log". Tests that start it need a transactional
     database (the server is another process)."""
+    from tests.processes import start_daphne, worker_env  # here: the engine tests run without the platform
+
     with start_daphne(tmp_path / "daphne.log", worker_env(model_dir)) as server:
         yield server
