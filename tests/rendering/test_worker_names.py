@@ -98,8 +98,13 @@ def test_a_worker_restarted_under_its_name_recovers_the_render_it_was_killed_in(
     worker = start_worker(model_dir=model_dir, log_path=log, name=NAME, **env)
     replacement = None
     try:
-        wait_until(lambda: Render.objects.filter(pk=render.pk, status=Status.RUNNING, frames_done__gt=0).exists(),
-                   interval=0.1)
+        try:
+            wait_until(lambda: Render.objects.filter(pk=render.pk, status=Status.RUNNING, frames_done__gt=0).exists(),
+                       interval=0.1)
+        except TimeoutError:
+            render.refresh_from_db()
+            raise AssertionError(f"not caught mid-render: {render.status}, {render.frames_done} frames\n"
+                                 + render.log + log.read_text()[-3000:]) from None
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         killed = Render.objects.get(pk=render.pk)
