@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -18,6 +19,8 @@ from rendering.models import Render, Status
 from tests import mediafactory
 from tests.processes import start_worker, stop
 from tests.rendering.helpers import add_asset, start_batch, wait_until
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,11 +90,12 @@ def test_a_worker_started_under_a_live_worker_s_name_refuses_to_start(fast_death
 
 
 @pytest.mark.slow
-def test_a_worker_restarted_under_its_name_recovers_the_render_it_was_killed_in(alice, project, model_dir, short_speech,
-                                                                                tmp_path):
-    clip = mediafactory.make_face_clip(tmp_path / "long take.mp4", seconds=2.0, fps=12, size=(256, 192))
-    # 1.2 s of speech: long enough to be killed mid-render, short enough to render again.
-    batch = start_batch(alice, project, add_asset(project, short_speech), [add_asset(project, clip)])
+def test_a_worker_restarted_under_its_name_recovers_the_render_it_was_killed_in(alice, project, model_dir, tmp_path):
+    # A clip no other test renders (its face track is not in the shared cache) and 7 s of speech
+    # (88 frames at 12 fps): long enough to be caught mid-render, short enough to render again.
+    clip = mediafactory.make_face_clip(tmp_path / "long take.mp4", seconds=2.0, fps=12, size=(240, 176))
+    speech = add_asset(project, FIXTURES / "speech_en_16k.wav")
+    batch = start_batch(alice, project, speech, [add_asset(project, clip)])
     render = batch.renders.get()
     env = {**FAST_DEATH, "HEYGEM_RENDER_RETRIES": "1", "HEYGEM_PROGRESS_INTERVAL_MS": "100"}
     log = tmp_path / "worker.log"
