@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -50,6 +51,18 @@ class BearerTokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) when no credentials were sent.
         return f'{self.keyword} realm="api"'
+
+
+def token_member(request: HttpRequest) -> HttpResponse | None:
+    """For a plain Django view (api/web.py): the token's member becomes
+    ``request.user``; a bad token gets the API's 401."""
+    authenticator = BearerTokenAuthentication()
+    try:
+        request.user, _token = authenticator.authenticate(request)
+    except exceptions.AuthenticationFailed as problem:
+        body = {"error": {"code": problem.get_codes(), "message": str(problem.detail)}}
+        return JsonResponse(body, status=401, headers={"WWW-Authenticate": authenticator.authenticate_header(request)})
+    return None
 
 
 class TokenScope(BasePermission):

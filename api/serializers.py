@@ -233,9 +233,23 @@ class VoiceSerializer(serializers.Serializer):
         help_text="`installed` (a natural voice the admin installed) or `built-in` (eSpeak NG: clear but "
                   "synthetic-sounding).")
     sample_text = serializers.CharField()
+    sample_url = serializers.SerializerMethodField(
+        help_text="A short WAV of the voice (what the web's Listen plays; send the same `Authorization` header; "
+                  "byte ranges work). Null for an installed voice that has no sample (reinstall it).")
 
     def get_kind(self, voice) -> str:
         return "installed" if voice.engine == "neural" else "built-in"
+
+    def get_sample_url(self, voice) -> str | None:
+        from django.conf import settings
+
+        from ml.speech.samples import installed_sample
+
+        if voice.engine == "neural" and not installed_sample(settings.HEYGEM_MODEL_DIR, voice.name).is_file():
+            return None
+        path = reverse("speech:voice_sample", args=[voice.name])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class SpeechCreateSerializer(serializers.Serializer):

@@ -54,7 +54,7 @@ class VoiceList(APIView):
     def get(self, request: Request) -> Response:
         from speech.voices import available_voices
 
-        return Response(VoiceSerializer(available_voices(), many=True).data)
+        return Response(VoiceSerializer(available_voices(), many=True, context={"request": request}).data)
 
 
 class SpeechList(generics.ListAPIView):

@@ -115,8 +115,7 @@ class ProjectArchive(APIView):
     @extend_schema(request=None, responses=ProjectSerializer)
     def post(self, request: Request, pk: int) -> Response:
         project = project_access.get_project(request, pk, need=project_access.MANAGE)
-        project.archived = self.archived
-        project.save(update_fields=["archived"])
+        sharing.set_archived(project, self.archived, request.user)
         project.my_role = project_access.role_in(request.user, project)
         return Response(ProjectSerializer(project).data)
 

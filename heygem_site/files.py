@@ -188,24 +188,85 @@ def presigned_url(field: FieldFile, filename: str, content_type: str, attachment
     )
 
 
-def serve_local(path, filename: str, content_type: str = "") -> HttpResponse:
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The (start, end) bytes, both included, that a ``Range`` header asks of
+    a file of ``size`` bytes; None for no range (or one we do not read, e.g.
+    several ranges: the whole file then). Raises ValueError when the range
+    starts past the end (416)."""
+    match = _RANGE.match(header)
+    if not match or not (match.group(1) or match.group(2)):
+        return None
+    start_s, end_s = match.groups()
+    if start_s:
+        start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
+    else:
+        start, end = max(0, size - int(end_s)), size - 1
+    if start > end or start >= size:
+        raise ValueError(header)
+    return start, end
+
+
+def _streamed(
+    request: HttpRequest,
+    size: int,
+    open_at: Callable[[int, int], IO[bytes]],
+    *,
+    filename: str,
+    content_type: str,
+    attachment: bool,
+    cache_control: str,
+) -> HttpResponse:
+    """The one way this process sends a file's bytes: by async iteration,
+    with byte ranges (206 and Content-Range, 416 past the end) so players can
+    seek. ``open_at(start, length)`` opens the file positioned at ``start``;
+    it runs in a thread on the first block."""
+    try:
+        wanted = _byte_range(request.headers.get("Range", ""), size)
+    except ValueError:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    start, end = wanted or (0, size - 1)
+    length = max(0, end - start + 1)
+    response = StreamingHttpResponse(
+        aiter_file(lambda: open_at(start, length), length=length),
+        status=206 if wanted else 200,
+        content_type=content_type,
+    )
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition(filename, attachment)
+    response["Cache-Control"] = cache_control
+    return response
+
+
+def _open_local(path, start: int) -> IO[bytes]:
+    handle = open(path, "rb")
+    if start:
+        handle.seek(start)
+    return handle
+
+
+def serve_local(request: HttpRequest, path, filename: str, content_type: str = "") -> HttpResponse:
     """A file of the server's own (not a member's upload: e.g. a voice's
-    sample), streamed by async iteration like the private files. Whoever
+    sample), streamed like the private files, byte ranges included. Whoever
     calls it has already decided who may hear it."""
     from pathlib import Path
 
     path = Path(path)
     if not path.is_file():
         raise Http404
-    size = path.stat().st_size
-    response = StreamingHttpResponse(
-        aiter_file(lambda: open(path, "rb"), length=size),
+    return _streamed(
+        request,
+        path.stat().st_size,
+        lambda start, _length: _open_local(path, start),
+        filename=filename,
         content_type=content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream",
+        attachment=False,
+        cache_control="private, max-age=3600",
     )
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = content_disposition(filename, False)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, attachment: bool = False) -> HttpResponse:
@@ -224,30 +285,12 @@ def serve_private(request: HttpRequest, field: FieldFile, filename: str, *, atta
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(field.name)
         response["Content-Disposition"] = content_disposition(filename, attachment)
         return response
-    size = field.size
-    start, end, status = 0, size - 1, 200
-    match = _RANGE.match(request.headers.get("Range", ""))
-    if match and (match.group(1) or match.group(2)):
-        start_s, end_s = match.groups()
-        if start_s:
-            start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
-        else:
-            start, end = max(0, size - int(end_s)), size - 1
-        if start > end or start >= size:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        status = 206
-    length = max(0, end - start + 1)
-    response = StreamingHttpResponse(
-        aiter_file(lambda: open_stream(field, start, length), length=length),
-        status=status,
+    return _streamed(
+        request,
+        field.size,
+        lambda start, length: open_stream(field, start, length),
+        filename=filename,
         content_type=content_type,
+        attachment=attachment,
+        cache_control="private, max-age=0",
     )
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = content_disposition(filename, attachment)
-    response["Cache-Control"] = "private, max-age=0"
-    return response

@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -112,6 +112,42 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
         except queue.Full:
             continue
     return False
+
+
+def _read_ahead(frames: Iterator, max_items: int, name: str) -> Iterator:
+    """What ``frames`` yields, read by a thread of its own up to ``max_items``
+    ahead: the detection pass decodes and scales the next frames while the
+    detector runs on the ones before. An error in the reader is raised here;
+    when the consumer stops early (a cancel, an error) the reader stops and
+    its generator is closed (which closes the file)."""
+    q: queue.Queue = queue.Queue(maxsize=max(1, max_items))
+    stop = threading.Event()
+
+    def read(worker: _Worker) -> None:
+        it = iter(frames)
+        try:
+            for item in it:
+                if not _put(q, item, stop):
+                    return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+            _put(q, _END, stop)
+
+    reader = _Worker(read, name)
+    reader.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            yield item
+        if reader.error is not None:
+            raise reader.error
+    finally:
+        stop.set()
+        reader.join()
 
 
 class LipSyncEngine:
@@ -270,9 +306,9 @@ class LipSyncEngine:
         }
 
     def warm_up(self, precision: str = "fp32") -> None:
-        """Pay the one-time costs before the first job: the audio stack's
-        import (librosa and its JIT, about 1.5 s), the mel filterbank, and the
-        first forward pass (kernel selection; cuDNN autotuning on CUDA)."""
+        """Pay the one-time costs before the first job: the mel filterbank
+        and the first forward pass (kernel selection; cuDNN autotuning on
+        CUDA)."""
         from .audio import _mel_basis
 
         _mel_basis()
@@ -438,8 +474,11 @@ class LipSyncEngine:
             small = detect_frame_size(info.width, info.height, settings.detect_size)
             expected = min(n_out, info.frames_estimate or n_out)
             stage = _Stage("detect", expected, progress, started)
+            # Small frames read ahead (at most 64 MiB of them) while the detector runs.
+            ahead = max(2, min(64, (64 << 20) // (small[0] * small[1] * 3)))
             track = build_track(
-                source.frames(size=small, stop=None if info.is_image else n_out + 1),
+                _read_ahead(source.frames(size=small, stop=None if info.is_image else n_out + 1), ahead,
+                            "lipsync-detect-decode"),
                 detector.detect,
                 (small[0] / info.width, small[1] / info.height),
                 info.width,

@@ -215,6 +215,9 @@ class Activity(models.Model):
         SHARED = "shared", _("shared the project with")
         UNSHARED = "unshared", _("removed from the project")
         TRANSFERRED = "transferred", _("gave the project to")
+        RENAMED = "renamed", _("renamed the project")
+        ARCHIVED = "archived", _("archived the project")
+        RESTORED = "restored", _("restored the project")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

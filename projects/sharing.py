@@ -1,5 +1,6 @@
 """Sharing a project: members and roles, giving a project to someone else,
-and the project's activity list. Used by the share page and by
+and the project's activity list (with renaming and archiving, which the
+whole team should see). Used by the share page and by
 ``manage.py share_project``; each change is written to the activity list,
 and members whose access changed are told at once, so an open progress
 socket re-checks access immediately (rendering/consumers.py)."""
@@ -28,6 +29,23 @@ def record(project: Project | int, actor, verb: str, target: str = "") -> Activi
         project_id=project_id, actor=actor if actor is not None and actor.pk else None, actor_name=name[:150],
         verb=verb, target=str(target)[:300],
     )
+
+
+def set_archived(project: Project, archived: bool, actor) -> bool:
+    """Archive the project or restore it (web page and API alike), written to
+    its activity list. Returns False when it already was so (nothing written)."""
+    with transaction.atomic():
+        changed = Project.objects.filter(pk=project.pk, archived=not archived).update(archived=archived)
+        project.archived = archived
+        if changed:
+            record(project, actor, Activity.Verb.ARCHIVED if archived else Activity.Verb.RESTORED)
+    return bool(changed)
+
+
+def renamed(project: Project, before: str, actor) -> None:
+    """After the project's form was saved: one line when its name changed."""
+    if project.name != before:
+        record(project, actor, Activity.Verb.RENAMED, f"{before} → {project.name}")
 
 
 def set_role(project: Project, user, role: str, actor=None) -> str:

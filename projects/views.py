@@ -87,9 +87,11 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk, need=access.MANAGE)
+    before = project.name
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         form.save()
+        sharing.renamed(project, before, request.user)
         messages.success(request, _("Project saved."))
         return redirect(project)
     return render(request, "projects/form.html", {"form": form, "project": project})
@@ -99,8 +101,7 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def project_archive(request: HttpRequest, pk: int) -> HttpResponse:
     project = access.get_project(request, pk, need=access.MANAGE)
-    project.archived = not project.archived
-    project.save(update_fields=["archived"])
+    sharing.set_archived(project, not project.archived, request.user)
     if project.archived:
         messages.success(request, _("Project “%(name)s” archived.") % {"name": project.name})
     else:

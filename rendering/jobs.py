@@ -27,7 +27,7 @@ from ml.audio import AudioFeatures
 from ml.errors import LipSyncError, RenderCancelled
 from projects.probe import media_limits
 from rendering import engine as engines
-from rendering import shared_cache
+from rendering import heartbeat, shared_cache
 from rendering.events import publish
 from rendering.models import Render, Stage
 from rendering.progress import ProgressReporter
@@ -46,7 +46,7 @@ def worker_name() -> str:
 
 
 def render_item(render_id: int) -> None:
-    if not Render.objects.claim(render_id, worker_name()):
+    if not Render.objects.claim(render_id, worker_name(), heartbeat.incarnation()):
         log.info("render %s is not queued any more; skipping", render_id, extra={"render_id": render_id})
         return
     render = Render.objects.select_related("batch", "batch__audio", "audio", "source", "batch__project").get(pk=render_id)

@@ -155,14 +155,15 @@ class RenderQuerySet(models.QuerySet):
         """Queued and running items of batches this member started (their share of the queue)."""
         return self.filter(batch__owner=user, status__in=ACTIVE)
 
-    def claim(self, pk: int, worker_name: str) -> bool:
-        """queued -> running, for the worker that runs its job. False when the
-        item is not queued any more (cancelled, or a duplicate job)."""
+    def claim(self, pk: int, worker_name: str, incarnation: str = "") -> bool:
+        """queued -> running, for the worker that runs its job (its name, and
+        which run of that name: rendering/heartbeat.py). False when the item
+        is not queued any more (cancelled, or a duplicate job)."""
         return bool(
             self.filter(pk=pk, status=Status.QUEUED).update(
                 **{**RESET_PROGRESS, "stage": Stage.AUDIO},
                 status=Status.RUNNING, started_at=timezone.now(), finished_at=None,
-                worker_name=worker_name[:200], attempts=F("attempts") + 1,
+                worker_name=worker_name[:200], worker_incarnation=incarnation[:32], attempts=F("attempts") + 1,
             )
         )
 
@@ -208,6 +209,8 @@ class Render(models.Model):
     manifest = models.JSONField(default=dict, blank=True)
     job_id = models.CharField(max_length=64, blank=True, db_index=True)
     worker_name = models.CharField(max_length=200, blank=True)
+    # Which start of that worker claimed it: a name may be reused by a restart.
+    worker_incarnation = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -21,7 +22,7 @@ from projects import sharing
 from projects.models import Activity, Asset, Project, Template
 from rendering import queues, quotas
 from rendering.events import publish
-from rendering.heartbeat import alive_workers
+from rendering.heartbeat import live_incarnations
 from rendering.models import ACTIVE, Render, RenderBatch, Status
 
 log = logging.getLogger(__name__)
@@ -149,25 +150,31 @@ GRACE = timedelta(seconds=20)
 def reconcile(retries: int | None = None) -> dict[str, int]:
     """Fix rows whose worker died (SIGKILL, power loss) or whose job vanished.
 
-    - running, but its worker has no heartbeat: failed (or queued again while
+    - running, but its worker has no heartbeat, or the heartbeat under its
+      worker's name is another incarnation's (the worker was killed and
+      started again under the same --name): failed (or queued again while
       attempts <= HEYGEM_RENDER_RETRIES);
     - queued, but its job is in no queue: queued again.
     """
     retries = settings.HEYGEM_RENDER_RETRIES if retries is None else retries
     now = timezone.now()
-    alive = alive_workers()
+    # Rows first, heartbeats second: each render listed was claimed before the
+    # heartbeats are read, so a live claimer's heartbeat (there since it took
+    # its name) is among them.
+    running = list(Render.objects.filter(status=Status.RUNNING, started_at__lt=now - GRACE).select_related("batch"))
+    alive = live_incarnations()
     counts = {"failed": 0, "requeued": 0}
-    for render in Render.objects.filter(status=Status.RUNNING, started_at__lt=now - GRACE).select_related("batch"):
-        if render.worker_name in alive:
+    for render in running:
+        if alive.get(render.worker_name) == render.worker_incarnation:
             continue
         if render.attempts <= retries:
-            counts["requeued"] += _requeue(render, "Worker lost; queued again.")
+            counts["requeued"] += _requeue(render, gettext_noop("Worker lost; queued again."))
         else:
-            counts["failed"] += _mark_lost(render, "worker_lost", "The worker stopped while rendering.")
+            counts["failed"] += _mark_lost(render, "worker_lost", gettext_noop("The worker stopped while rendering."))
     connection = queues.connection()
     for render in Render.objects.filter(status=Status.QUEUED, created_at__lt=now - GRACE).select_related("batch"):
         if not render.job_id or not connection.exists(Job.key_for(render.job_id)):
-            counts["requeued"] += _requeue(render, "The queued job was lost; queued again.")
+            counts["requeued"] += _requeue(render, gettext_noop("The queued job was lost; queued again."))
     return counts
 
 

@@ -16,10 +16,16 @@ Workers may run on many machines sharing one Redis, one database and one
 bucket: a worker is named after its machine and device (host.cuda1.pid), and
 the only sign of life one worker trusts about another is that heartbeat, never
 a process id (which means nothing on another machine).
+
+An operator's --name may be reused by a restart (systemd, after a SIGKILL):
+the new run waits until no other run's heartbeat holds the name, then takes
+it (rendering/heartbeat.py) and forgets rq's registration of the dead run,
+which rq would otherwise keep "active" for the dead job's timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -30,7 +36,7 @@ import django_rq
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 
 from rendering import heartbeat, queues
@@ -118,6 +124,8 @@ class HeyGemWorker(SimpleWorker):
     # --- heartbeat and housekeeping ------------------------------------------------
 
     def work(self, *args, **kwargs):
+        heartbeat.take_name(self.connection, self.name)
+        self._forget_earlier_run()
         thread = threading.Thread(target=self._beat_loop, name="heygem-heartbeat", daemon=True)
         thread.start()
         try:
@@ -125,6 +133,18 @@ class HeyGemWorker(SimpleWorker):
         finally:
             self._beat_stop.set()
             heartbeat.stop(self.connection, self.name)
+
+    def _forget_earlier_run(self) -> None:
+        """rq refuses a name registered alive, and a run killed mid-job stays
+        registered for that job's timeout (hours for a render). The name is
+        this run's now (take_name: the earlier run's heartbeat is gone), so
+        that registration is a dead run's."""
+        if not self.connection.exists(self.key) or self.connection.hexists(self.key, "death"):
+            return
+        earlier = Worker.find_by_key(self.key, connection=self.connection)
+        if earlier is not None:
+            log.warning("worker name %s: an earlier run of it stopped without saying so", self.name)
+            earlier.register_death()
 
     def _beat_loop(self) -> None:
         last_reconcile = 0.0
@@ -160,13 +180,17 @@ class HeyGemWorker(SimpleWorker):
                 "model": model_label(engine) if engine is not None else "",
                 "current_job": job.id if job else "",
                 "render": render,
+                "incarnation": heartbeat.incarnation(),
             },
         )
 
     def _reconcile(self) -> None:
         from rendering.services import reconcile
 
-        lock = self.connection.lock("heygem:lock:reconcile", timeout=60, blocking_timeout=0)
+        # A worker killed while it holds the lock holds up the others no longer
+        # than its heartbeat lingers (two overlapping runs would be harmless:
+        # each change checks the row is still as read).
+        lock = self.connection.lock("heygem:lock:reconcile", timeout=heartbeat.lost_after(), blocking_timeout=0)
         if not lock.acquire(blocking=False):
             return
         try:
@@ -176,7 +200,8 @@ class HeyGemWorker(SimpleWorker):
                 log.warning("reconciled renders: %s", counts)
         finally:
             connection.close()
-            lock.release()
+            with contextlib.suppress(redis.exceptions.LockNotOwnedError):  # a run longer than the lock's timeout
+                lock.release()
 
     def _webhook_retries(self) -> None:
         """Queue the API's webhook deliveries whose retry is due (api/webhooks.py)."""

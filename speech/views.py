@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from api.web import login_or_token_required
 from heygem_site.files import serve_local
 from projects import access
 from rendering import quotas
@@ -120,11 +121,12 @@ def script_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "speech/script_batch.html", {"plan": plan, "project": plan.project, "speeches": speeches})
 
 
-@login_required
+@login_or_token_required
 @require_http_methods(["GET", "HEAD"])
 def voice_sample(request: HttpRequest, name: str) -> HttpResponse:
-    """A short sentence in the voice's language, for the picker's "Listen".
-    Voices are not project data: any signed-in member may hear any voice."""
+    """A short sentence in the voice's language, for the picker's "Listen"
+    (and the API's `sample_url`, hence the token too). Voices are not project
+    data: any signed-in member may hear any voice."""
     from ml.speech import SpeechError
     from ml.speech.samples import bundled_sample, installed_sample
 
@@ -144,4 +146,4 @@ def voice_sample(request: HttpRequest, name: str) -> HttpResponse:
             path = bundled_sample(settings.HEYGEM_CACHE_DIR, voice)
         except SpeechError:
             return missing(_("The voice “%(name)s” could not speak its sample.") % {"name": voice.label})
-    return serve_local(path, f"{voice.name.replace(':', '-')}-sample.wav", "audio/wav")
+    return serve_local(request, path, f"{voice.name.replace(':', '-')}-sample.wav", "audio/wav")

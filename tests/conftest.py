@@ -1,6 +1,7 @@
 """Shared fixtures: the people (alice owns things, bob is another team
 member, charlie and dave two more for the sharing tests, staff is an
-administrator), small real media files.
+administrator), small real media files, alice's uploaded audio and video,
+and a real daphne.
 
 Django is imported only by the fixtures that use it, so the engine tests
 (tests/ml) also run where only the engine's packages are installed, with
@@ -164,3 +165,31 @@ def short_speech(media_dir) -> Path:
     path = media_dir / "short speech.wav"
     soundfile.write(path, samples[rate // 2 : rate // 2 + int(1.2 * rate)], rate)
     return path
+
+
+@pytest.fixture
+def audio(project, short_speech):
+    """1.2 s of speech, uploaded into alice's project."""
+    from tests.rendering.helpers import add_asset
+
+    return add_asset(project, short_speech)
+
+
+@pytest.fixture
+def video(project, face_clip):
+    """A 1 s presenter clip, uploaded into alice's project."""
+    from tests.rendering.helpers import add_asset
+
+    return add_asset(project, face_clip)
+
+
+@pytest.fixture
+def daphne(tmp_path, model_dir):
+    """daphne serving the platform (HTTP + WebSocket) against the test
+    database, with the random-weight model installed; its output goes to
+    tmp_path / "daphne.log". Tests that start it need a transactional
+    database (the server is another process)."""
+    from tests.processes import start_daphne, worker_env  # here: the engine tests run without the platform
+
+    with start_daphne(tmp_path / "daphne.log", worker_env(model_dir)) as server:
+        yield server

@@ -1,6 +1,6 @@
 """The shipped Nginx config in front of a real daphne: TLS, basic auth, the
-Authorization header kept from Django, private files through X-Accel-Redirect,
-WebSocket upgrade, static files.
+basic-auth password kept from Django while API tokens reach it, private files
+through X-Accel-Redirect, WebSocket upgrade, static files.
 
 The daphne here runs in production mode on its own SQLite database and media
 folder (made for this module), so nothing depends on the test database being
@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, platform_env, python, spawn, stop, wait_for_http
+from tests.processes import ROOT, platform_env, python, spawn, start_daphne, stop
 
 RENDER = ROOT / "deploy" / "render_nginx.py"
 SPEECH = ROOT / "tests" / "fixtures" / "speech_en_16k.wav"
@@ -95,6 +95,7 @@ class Stack:
     cert: Path
     media_root: Path
     user_ids: dict[str, int]
+    api: dict = field(default_factory=dict)  # alice's API token, and a finished render of hers
     logs: list[Path] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -141,6 +142,17 @@ call_command("migrate", interactive=False, verbosity=0)
 call_command("collectstatic", interactive=False, verbosity=0)
 ids = {name: get_user_model().objects.create_user(name, password=f"{name}-pass-123").pk for name in ("alice", "bob")}
 print("USERS", json.dumps(ids))
+
+from pathlib import Path
+from api.models import ApiToken
+from projects.models import Project
+from rendering.models import Render, RenderBatch
+from tests.rendering.helpers import add_asset, finish
+alice = get_user_model().objects.get(pk=ids["alice"])
+audio = add_asset(Project.objects.create(owner=alice, name="API"), Path("tests/fixtures/speech_en_16k.wav"))
+batch = RenderBatch.objects.create(owner=alice, project=audio.project, name="Done", audio=audio)
+render = finish(Render.objects.create(batch=batch, source=audio), b"mp4 through Nginx")
+print("NGINX_API", json.dumps({"token": ApiToken.issue(alice, "through Nginx")[1], "render": render.pk}))
 """
 
 NGINX_MAIN = """
@@ -253,6 +265,7 @@ def stack(tools, tmp_path_factory):
     )
     setup = run([python(), "-c", SETUP_SCRIPT], cwd=ROOT, env=env)
     user_ids = json.loads(setup.stdout.split("USERS ", 1)[1].splitlines()[0])
+    api = json.loads(setup.stdout.split("NGINX_API ", 1)[1].splitlines()[0])
 
     cert, key = make_certificate(tools["openssl"], tmp)
     htpasswd = tmp / "htpasswd"
@@ -275,25 +288,10 @@ def stack(tools, tmp_path_factory):
         media_root=var / "media",
         static_root=var / "static",
     )
-    daphne_log = tmp / "daphne.log"
-    with daphne_log.open("w") as log:
-        daphne = spawn(
-            [
-                python(),
-                "-m",
-                "heygem_site.webserver",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(daphne_port),
-                "--proxy-headers",
-                "tests.test_nginx:probe_application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    daphne = start_daphne(
+        tmp / "daphne.log", env, app="tests.test_nginx:probe_application", args=["--proxy-headers"],
+        ready_path=PROBE_PATH, wait=False, port=daphne_port,
+    )
     nginx = spawn(
         [tools["nginx"], "-p", str(tmp), "-c", str(nginx_main_config(tmp)), "-e", str(tmp / "nginx-error.log")],
         stdout=subprocess.DEVNULL,
@@ -306,10 +304,11 @@ def stack(tools, tmp_path_factory):
         cert=cert,
         media_root=var / "media",
         user_ids=user_ids,
-        logs=[daphne_log, tmp / "nginx-error.log", tmp / "nginx-stderr.log"],
+        api=api,
+        logs=[daphne.log, tmp / "nginx-error.log", tmp / "nginx-stderr.log"],
     )
     try:
-        wait_for_http(stack.daphne + PROBE_PATH, daphne, timeout=60)
+        daphne.wait_ready()
         wait_for_port(https_port, nginx)
         yield stack
     except Exception:
@@ -317,7 +316,7 @@ def stack(tools, tmp_path_factory):
         raise
     finally:
         stop(nginx)
-        stop(daphne)
+        daphne.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -369,7 +368,14 @@ def test_render_fills_every_placeholder(tmp_path):
     # Small bodies everywhere, media files only on the upload URLs (plus 1 MB of multipart framing).
     assert "    client_max_body_size 10m;" in conf
     assert "location ~ ^/projects/[0-9]+/(upload|batches/new)/$ {\n        client_max_body_size 2049m;" in conf
-    assert 'proxy_set_header Authorization "";' in conf
+    # Basic credentials stay in Nginx, anything else (an API token) goes on to Django.
+    assert "map $http_authorization $heygem_authorization {" in conf
+    assert "proxy_set_header Authorization $heygem_authorization;" in conf
+    # The API (its upload with the upload limit) and voice samples: token auth, no gate.
+    assert "location /api/ {\n        auth_basic off;" in conf
+    assert "location ~ ^/api/v1/projects/[0-9]+/assets/$ {\n        auth_basic off;\n" in conf
+    assert "auth_basic off;\n        client_max_body_size 2049m;" in conf
+    assert "location ~ ^/voices/[^/]+/sample\\.wav$ {\n        auth_basic off;" in conf
     assert "location /protected/ {\n        internal;" in conf
     assert "return 301 https://$host$request_uri;" in conf
 
@@ -459,6 +465,48 @@ def test_django_never_sees_the_basic_auth_password(stack):
     # Control: the probe does report an Authorization header that reaches it.
     direct = stack.session().get(stack.daphne + PROBE_PATH).json()
     assert direct["headers"]["authorization"].startswith("Basic ")
+
+
+@slow
+def test_api_tokens_reach_django_without_the_gate_password(stack):
+    api = stack.session(gate=False)
+    api.headers["Authorization"] = f"Bearer {stack.api['token']}"
+    created = api.post(stack.url("/api/v1/projects/"), json={"name": "From a script"})
+    assert created.status_code == 201, created.text[:500]
+    assert "From a script" in [p["name"] for p in api.get(stack.url("/api/v1/projects/")).json()["results"]]
+    # The API's upload URL, and a download handed over with X-Accel-Redirect.
+    uploaded = api.post(
+        stack.url(f"/api/v1/projects/{created.json()['id']}/assets/"),
+        files={"file": ("speech.wav", SPEECH.read_bytes(), "audio/wav")},
+    )
+    assert uploaded.status_code == 201, uploaded.text[:500]
+    download = api.get(stack.url(f"/api/v1/renders/{stack.api['render']}/download/"))
+    assert (download.status_code, download.content) == (200, b"mp4 through Nginx")
+    assert "X-Accel-Redirect" not in download.headers
+    # A bad token gets the API's own 401, not the gate's.
+    refused = stack.session(gate=False).get(stack.url("/api/v1/projects/"), headers={"Authorization": "Bearer hg_x"})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@slow
+def test_api_in_a_browser_never_sees_the_gate_password(stack):
+    # A browser sends the gate password along to /api/ too (the docs page):
+    # were it passed on, the API would refuse it as a malformed token.
+    alice = stack.login("alice")
+    response = alice.get(stack.url("/api/v1/projects/"))
+    assert response.status_code == 200, response.text[:500]
+    assert alice.get(stack.url("/api/v1/docs/")).status_code == 200
+    assert stack.session(gate=False).get(stack.url("/api/v1/docs/")).status_code == 401  # Django's: no login
+
+
+@slow
+def test_voice_samples_are_left_to_django(stack):
+    # Fetched with an API token (a voice's sample_url): no gate; Django wants a login or a token.
+    signed_out = stack.session(gate=False).get(stack.url("/voices/en/sample.wav"), allow_redirects=False)
+    assert signed_out.status_code == 302
+    assert signed_out.headers["Location"].startswith("/accounts/login/")
 
 
 @slow

@@ -10,7 +10,6 @@ import json
 import os
 import select
 import socket
-import subprocess
 import threading
 import time
 import zipfile
@@ -25,9 +24,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from heygem_site.embedded_redis import free_port
 from rendering.models import Status
-from tests.processes import ROOT, python, spawn, stop, wait_for_http, worker_env
+from tests.processes import start_daphne, worker_env
 from tests.rendering.helpers import add_asset, start_batch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -38,25 +36,10 @@ MAX_GROWTH = 64 * MiB
 CSRF = "streamtest" * 3 + "ok"  # any 32 letters or digits pass as a CSRF token
 
 
-def start_web(log: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = spawn(
-        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
-        cwd=ROOT,
-        env=worker_env(**env),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_for_http(base + "/accounts/login/", proc)
-    return proc, base
-
-
 @pytest.fixture
 def web(tmp_path):
-    proc, base = start_web(tmp_path / "web.log")
-    yield proc, base
-    stop(proc)
+    with start_daphne(tmp_path / "web.log") as server:
+        yield server
 
 
 class PeakRSS:
@@ -131,7 +114,7 @@ def download(
 
 
 def test_concurrent_zips_and_videos_keep_daphne_small(web, alice, project, speech_wav, face_clip, tmp_path):
-    proc, base = web
+    proc, base = web.proc, web.url
     audio, video = add_asset(project, speech_wav), add_asset(project, face_clip)
     batch = start_batch(alice, project, audio, [video, video, video])
     hashes = {}
@@ -177,7 +160,7 @@ def test_concurrent_zips_and_videos_keep_daphne_small(web, alice, project, speec
 
 
 def test_a_slow_client_holds_the_read_back_and_leaving_stops_it(web, alice, project, speech_wav):
-    proc, base = web
+    proc, base = web.proc, web.url
     asset = add_asset(project, speech_wav)
     big = Path(asset.file.path).with_name("big-" + Path(asset.file.path).name)
     write_output(big, 200 * MiB)
@@ -215,7 +198,7 @@ def multipart(name: str, size: int, boundary: str = "heygemstreamtestboundary"):
 
 
 def test_a_large_upload_goes_to_disk_as_it_arrives(web, alice, project):
-    proc, base = web
+    proc, base = web.proc, web.url
     session = session_for(alice)
     content_type, length, chunks = multipart("noise.bin", 400 * MiB)
     port = int(base.rsplit(":", 1)[1])
@@ -249,9 +232,8 @@ def test_a_large_upload_goes_to_disk_as_it_arrives(web, alice, project):
 
 @pytest.fixture
 def small_limit(tmp_path):
-    proc, base = start_web(tmp_path / "web-small.log", HEYGEM_MAX_UPLOAD_MB="1")
-    yield int(base.rsplit(":", 1)[1])
-    stop(proc)
+    with start_daphne(tmp_path / "web-small.log", worker_env(HEYGEM_MAX_UPLOAD_MB="1")) as server:
+        yield server.port
 
 
 def open_request(port: int, path: str, headers: dict[str, str]) -> socket.socket:

@@ -5,6 +5,7 @@ tests are the model)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -183,6 +184,40 @@ def test_activity_keeps_the_name_of_a_member_who_left(world, bob, alice):
     assert "bob" in page and "cancelled" in page and "removed from the project" in page
     assert list(Activity.objects.filter(project=world.project).values_list("actor_name", "verb")) == [
         ("alice", Activity.Verb.UNSHARED), ("bob", Activity.Verb.CANCELLED)]
+
+
+def test_renaming_archiving_and_restoring_are_in_the_activity_list(world, alice, staff):
+    """The whole team sees who renamed, archived or restored the project, in
+    order, from the web pages and the API alike; a save that keeps the name,
+    or archiving what is archived, writes nothing."""
+    from api.models import ApiToken
+
+    owner, admin = Client(), Client()
+    owner.force_login(alice)
+    admin.force_login(staff)
+    edit = reverse("projects:edit", args=[world.project.pk])
+    archive = reverse("projects:archive", args=[world.project.pk])
+    assert owner.post(edit, {"name": "Chemistry", "description": ""}).status_code == 302
+    owner.post(edit, {"name": "Chemistry", "description": "Only the description changes."})
+    owner.post(archive)
+    admin.post(archive)  # the same button restores
+    api = {"Authorization": f"Bearer {ApiToken.issue(alice, 'LMS')[1]}"}
+    for path in ("archive", "archive", "restore"):
+        assert owner.post(f"/api/v1/projects/{world.project.pk}/{path}/", headers=api).status_code == 200
+    world.project.refresh_from_db()
+    assert world.project.name == "Chemistry" and not world.project.archived
+
+    lines = [("alice", Activity.Verb.RENAMED, "Physics 101 → Chemistry"), ("alice", Activity.Verb.ARCHIVED, ""),
+             ("sam", Activity.Verb.RESTORED, ""), ("alice", Activity.Verb.ARCHIVED, ""),
+             ("alice", Activity.Verb.RESTORED, "")]
+    assert list(Activity.objects.filter(project=world.project).order_by("pk")
+                .values_list("actor_name", "verb", "target")) == lines
+    # The page, newest first, as a viewer sees it.
+    viewer = Client()
+    viewer.force_login(world.project.members.get(role=Role.VIEWER).user)
+    page = viewer.get(reverse("projects:activity", args=[world.project.pk])).content.decode()
+    shown = [(who, text.strip()) for who, text in re.findall(r"<strong>([^<]+)</strong> ([^<]*)</li>", page)]
+    assert shown == [(who, f"{Activity.Verb(verb).label} {target}".strip()) for who, verb, target in reversed(lines)]
 
 
 def test_share_errors_are_in_the_members_words(world, alice):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from projects.forms import RenderSettingsForm
+from rendering.log_lines import localized_log
 from rendering.models import Status
 
 register = template.Library()
@@ -62,11 +63,11 @@ def detector_label(key: str) -> str:
 
 @register.filter
 def translated_log(text: str) -> str:
-    """The render log with each line in the reader's language when it is one
-    of the fixed sentences the worker writes (marked with gettext_noop in
-    rendering/jobs.py); other lines (time stamps, engine details) stay as written."""
-    # gettext("") would return the catalogue's header, so blank lines are kept as they are.
-    return "\n".join(gettext(line) if line.strip() else line for line in (text or "").split("\n"))
+    """The render log with each line in the reader's language: the engine's
+    lines through their shapes (rendering/log_lines.py, values kept as
+    written), the job's fixed sentences (marked with gettext_noop) through the
+    catalogue; time stamps and unknown lines stay as written."""
+    return localized_log(text)
 
 
 @register.filter

@@ -1,15 +1,7 @@
 import pytest
 
 from api.models import ApiToken
-from tests.rendering.conftest import clear_queues
-
-
-@pytest.fixture(autouse=True)
-def empty_queues(settings, tmp_path):
-    settings.HEYGEM_CACHE_DIR = tmp_path / "cache"
-    clear_queues()
-    yield
-    clear_queues()
+from tests.queues import empty_queues  # noqa: F401 (autouse: each test starts with empty queues)
 
 
 def bearer(raw: str) -> dict:
@@ -24,17 +16,3 @@ def alice_token(alice) -> str:
 @pytest.fixture
 def bob_token(bob) -> str:
     return ApiToken.issue(bob, "bob's script")[1]
-
-
-@pytest.fixture
-def audio(project, short_speech):
-    from tests.rendering.helpers import add_asset
-
-    return add_asset(project, short_speech)
-
-
-@pytest.fixture
-def video(project, face_clip):
-    from tests.rendering.helpers import add_asset
-
-    return add_asset(project, face_clip)

@@ -7,10 +7,12 @@ shape, and the roles of a shared project (tests/teamworld.py)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import django_rq
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from api.models import ApiToken
 from projects.models import Activity, Asset, Project
@@ -18,6 +20,7 @@ from rendering.models import Render, RenderBatch
 from speech import jobs, voices
 from speech.models import ScriptBatch, Speech
 from tests.api.conftest import bearer
+from tests.streams import body
 from tests.test_team import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +66,7 @@ def test_voices_lists_built_in_voices_and_the_installed_ones_first(client, alice
         by_name = {v["name"]: v for v in listed.json()}
         assert listed.json()[0]["name"] == "amy"
         assert by_name["amy"] == {"name": "amy", "language": "en_US", "label": "Amy", "engine": "neural",
-                                  "kind": "installed", "sample_text": "Hello."}
+                                  "kind": "installed", "sample_text": "Hello.", "sample_url": None}
         assert by_name["espeak:en-us"]["kind"] == "built-in" and by_name["espeak:en-us"]["language"] == "en-us"
         assert by_name["espeak:cmn"]["language"] == "cmn"
         # A language without a voice named picks the installed voice for it.
@@ -71,6 +74,46 @@ def test_voices_lists_built_in_voices_and_the_installed_ones_first(client, alice
         queued = speak(client, project, token(alice), text=ENGLISH, language="en")
         assert queued.status_code == 202 and queued.json()["voice"] == "amy"
         assert client.get("/api/v1/voices/").status_code == 401
+    finally:
+        voices.forget()
+
+
+def test_each_voice_has_a_sample_url_that_the_token_opens(client, alice, settings, tmp_path):
+    """`sample_url` is the web's Listen URL, absolute; the API's token opens
+    it (byte ranges too), a bad token gets the API's 401, no token the login
+    page, an installed voice without a sample has none."""
+    settings.HEYGEM_MODEL_DIR = tmp_path / "models"
+    folder = settings.HEYGEM_MODEL_DIR / "voices" / "amy"
+    folder.mkdir(parents=True)
+    (folder / "voice.json").write_text(json.dumps({"name": "amy", "language": "en_US", "label": "Amy",
+                                                   "sha256": "0" * 64}))
+    voices.forget()
+    try:
+        headers = token(alice)
+        by_name = {v["name"]: v for v in client.get("/api/v1/voices/", headers=headers).json()}
+        assert by_name["amy"]["sample_url"] is None
+        url = by_name["espeak:en-us"]["sample_url"]
+        assert url == "http://testserver/voices/espeak:en-us/sample.wav"
+        heard = client.get(url, headers=headers)
+        assert heard.status_code == 200 and heard["Content-Type"] == "audio/wav"
+        wav = body(heard)
+        assert wav[:4] == b"RIFF" and len(wav) > 1000
+        part = client.get(url, headers={**headers, "Range": "bytes=0-43"})
+        assert part.status_code == 206 and body(part) == wav[:44]
+
+        # An installed voice with a sample.wav gets its URL.
+        (folder / "sample.wav").write_bytes(wav)
+        listed = client.get("/api/v1/voices/", headers=headers).json()
+        assert listed[0]["sample_url"] == "http://testserver/voices/amy/sample.wav"
+        assert body(client.get(listed[0]["sample_url"], headers=headers)) == wav
+
+        for bad in (bearer("hg_not-a-token"), token(alice, expires_at=timezone.now() - timedelta(days=1))):
+            refused = client.get(url, headers=bad)
+            assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Bearer")
+            assert refused.json()["error"]["code"] in ("invalid_token", "token_expired")
+        assert client.get(url).status_code == 302  # no token, no session: the login page
+        unknown = client.get("/voices/espeak:xx-nothing/sample.wav", headers=headers)
+        assert unknown.status_code == 404
     finally:
         voices.forget()
 
@@ -203,6 +246,7 @@ def test_the_schema_describes_the_speech_endpoints_without_warnings(tmp_path):
                  "/api/v1/projects/{id}/script-batches/:", "/api/v1/script-batches/{id}/:"):
         assert f"\n  {path}\n" in text, path
     assert "audios:" in text
+    assert "sample_url:" in text
 
 
 def test_a_read_only_token_cannot_speak(client, world, alice):

@@ -6,7 +6,6 @@ signed events; one answers 500 twice and gets the third attempt (the retry
 schedule is shortened to seconds for the test)."""
 
 import json
-import subprocess
 import time
 
 import av
@@ -15,24 +14,11 @@ import requests
 
 from api.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from api.webhook_verify import verify
-from heygem_site.embedded_redis import free_port
 from rendering.models import RenderBatch
-from tests.processes import ROOT, python, spawn, start_worker, stop, wait_for_http, worker_env
+from tests.processes import start_worker, stop
 from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def daphne(tmp_path, model_dir):
-    port = free_port()
-    proc = spawn(
-        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
-        cwd=ROOT, env=worker_env(model_dir), stdout=(tmp_path / "daphne.log").open("wb"), stderr=subprocess.STDOUT,
-    )
-    wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
 
 
 @pytest.fixture
@@ -68,25 +54,25 @@ def test_upload_start_poll_download_with_a_token_and_signed_webhooks(
                                                         events=["batch.finished"], allow_private=True)
 
         with short_speech.open("rb") as fh:
-            audio = api.post(f"{daphne}/api/v1/projects/{project.pk}/assets/", files={"file": ("lesson 1.wav", fh)})
+            audio = api.post(f"{daphne.url}/api/v1/projects/{project.pk}/assets/", files={"file": ("lesson 1.wav", fh)})
         with face_clip.open("rb") as fh:
-            presenter = api.post(f"{daphne}/api/v1/projects/{project.pk}/assets/", files={"file": ("anna.mp4", fh)})
+            presenter = api.post(f"{daphne.url}/api/v1/projects/{project.pk}/assets/", files={"file": ("anna.mp4", fh)})
         assert audio.status_code == presenter.status_code == 201, (audio.text, presenter.text)
         assert audio.json()["kind"] == "audio" and presenter.json()["kind"] == "video"
         assert presenter.json()["width"] == 320 and presenter.json()["fps"] == 25
 
         body = {"project": project.pk, "audio": audio.json()["id"], "presenters": [presenter.json()["id"]],
                 "name": "Lesson 1"}
-        started = api.post(f"{daphne}/api/v1/batches/", json=body, headers={"Idempotency-Key": "lesson-1"})
-        retried = api.post(f"{daphne}/api/v1/batches/", json=body, headers={"Idempotency-Key": "lesson-1"})
+        started = api.post(f"{daphne.url}/api/v1/batches/", json=body, headers={"Idempotency-Key": "lesson-1"})
+        retried = api.post(f"{daphne.url}/api/v1/batches/", json=body, headers={"Idempotency-Key": "lesson-1"})
         assert started.status_code == retried.status_code == 201, started.text
         assert retried.json()["id"] == started.json()["id"] and RenderBatch.objects.count() == 1
         batch_id = started.json()["id"]
         bob_auth = {"Authorization": "Bearer " + ApiToken.issue(bob, "bob's script")[1]}
-        bobs = requests.get(f"{daphne}/api/v1/batches/{batch_id}/", headers=bob_auth)
+        bobs = requests.get(f"{daphne.url}/api/v1/batches/{batch_id}/", headers=bob_auth)
         assert bobs.status_code == 404 and bobs.json()["error"]["code"] == "not_found"
 
-        batch = poll(lambda: api.get(f"{daphne}/api/v1/batches/{batch_id}/").json(),
+        batch = poll(lambda: api.get(f"{daphne.url}/api/v1/batches/{batch_id}/").json(),
                      lambda b: b["status"] not in ("queued", "running"))
         assert batch["status"] == "succeeded", batch
         item = batch["items"][0]

@@ -14,14 +14,12 @@ repository root (git-ignored), to be looked at by a person.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from heygem_site.embedded_redis import free_port
-from tests.processes import ROOT, python, spawn, stop, wait_for_http, worker_env
+from tests.processes import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,20 +45,9 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture
-def site_url(tmp_path, model_dir):
-    """daphne serving the platform (HTTP + WebSocket) against the test database."""
-    port = free_port()
-    proc = spawn(
-        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
-        cwd=ROOT,
-        env=worker_env(model_dir),
-        stdout=(tmp_path / "daphne.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/accounts/login/", proc)
-    yield url
-    stop(proc)
+def site_url(daphne) -> str:
+    """The platform as the browser reaches it (tests/conftest.py's daphne)."""
+    return daphne.url
 
 
 @pytest.fixture

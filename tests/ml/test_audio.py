@@ -1,4 +1,5 @@
 from fractions import Fraction
+from pathlib import Path
 
 import mediafactory as mf
 import numpy as np
@@ -217,3 +218,40 @@ def test_decoding_stops_at_the_limit_when_the_metadata_states_no_duration(tmp_pa
         AudioFeatures.from_file(path, limits=MediaLimits(max_seconds=2))
     assert str(err.value) == "tone.wav is longer than 0:00:02, the limit."
     assert AudioFeatures.from_file(path, limits=MediaLimits(max_seconds=3)).samples == 48000
+
+
+def test_mel_basis_and_stft_are_librosas_bit_for_bit_without_importing_it():
+    """The engine computes the reference's mel basis and STFT itself (librosa's
+    import cost about 1.5 s of every start-up); the numbers are librosa's."""
+    import subprocess
+    import sys
+
+    import librosa
+
+    basis = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    np.testing.assert_array_equal(audio.mel_filterbank(), basis)
+    assert audio.mel_filterbank().dtype == np.float32
+    rng = np.random.default_rng(5)
+    for n in (800, 801, 1000, 16000 * 3 + 7, 200 * 300 + 800):  # one frame .. several STFT blocks
+        y = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        ref = np.abs(librosa.stft(y=y, n_fft=800, hop_length=200, win_length=800, center=False))
+        ours = audio.stft_magnitude(y)
+        assert ours.dtype == ref.dtype and ours.shape == ref.shape
+        np.testing.assert_array_equal(ours, ref)
+    from scipy.signal import get_window, lfilter
+
+    np.testing.assert_array_equal(audio._hann_periodic(800), get_window("hann", 800, fftbins=True))
+    x = (0.1 * rng.standard_normal(5000)).astype(np.float32)
+    ref, zi = lfilter([1.0, -0.97], [1.0], x.astype(np.float64), zi=np.zeros(1))
+    first, carry = audio.preemphasis(x[:1234])
+    rest, carry = audio.preemphasis(x[1234:], carry)  # chunked, as a decoder delivers them
+    np.testing.assert_array_equal(np.concatenate([first, rest]), ref)
+    assert carry == zi[0]
+    # A render's audio stack imports neither librosa (nor numba through it) nor scipy.signal.
+    code = (
+        "import sys, numpy as np; from ml import audio; audio.melspectrogram(np.ones(4000, np.float32) * 0.1);"
+        " print('librosa' in sys.modules, 'numba' in sys.modules, 'scipy.signal' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == ["False", "False", "False"]

@@ -7,6 +7,7 @@ geometry, timing, streaming and error handling, never lip-sync quality.
 from __future__ import annotations
 
 import json
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -291,3 +292,38 @@ def test_checkpoint_with_wrong_keys(tmp_path):
     with pytest.raises(CheckpointError) as err:
         LipSyncEngine(path, device="cpu", detector="opencv")
     assert "not a Wav2Lip" in err.value.message
+
+
+def test_detection_frames_read_ahead_keep_order_errors_and_cleanup():
+    """The detection pass reads frames in a thread of its own: same items in
+    the same order, a decoder error reaches the render, and stopping early
+    (a cancel) closes the decoder."""
+    from ml.pipeline import _read_ahead
+
+    assert list(_read_ahead(iter(range(100)), 3, "t")) == list(range(100))
+
+    def broken():
+        yield 1
+        raise CorruptMedia("damaged at frame 2")
+
+    got = []
+    with pytest.raises(CorruptMedia, match="damaged at frame 2"):
+        for item in _read_ahead(broken(), 4, "t"):
+            got.append(item)
+    assert got == [1]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    reader = _read_ahead(endless(), 2, "t")
+    assert [next(reader) for _ in range(5)] == [0, 1, 2, 3, 4]
+    reader.close()  # what a cancel does to the pass
+    assert closed.is_set()

@@ -174,7 +174,7 @@ def test_reconcile_requeues_lost_jobs(alice, project, audio, video, model_dir):
 
     from django.utils import timezone
 
-    from tests.rendering.conftest import clear_queues
+    from tests.queues import clear_queues
 
     batch = start_batch(alice, project, audio, [video])
     render = batch.renders.get()

@@ -5,7 +5,6 @@ socket while the worker renders."""
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,27 +13,14 @@ from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from heygem_site.embedded_redis import free_port
 from rendering import services
 from rendering.models import Status
 from tests import mediafactory
 from tests.conftest import FIXTURES
-from tests.processes import ROOT, python, spawn, start_worker, stop, wait_for_http, worker_env
+from tests.processes import start_worker, stop
 from tests.rendering.helpers import add_asset, start_batch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def daphne(tmp_path, model_dir):
-    port = free_port()
-    proc = spawn(
-        [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
-        cwd=ROOT, env=worker_env(model_dir), stdout=(tmp_path / "daphne.log").open("wb"), stderr=subprocess.STDOUT,
-    )
-    wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", proc)
-    yield port
-    stop(proc)
 
 
 @pytest.fixture
@@ -78,8 +64,8 @@ def test_worker_renders_while_the_page_watches(alice, bob, project, long_clip, f
     second = add_asset(project, face_jpg)
     worker = start_worker(model_dir=model_dir, log_path=worker_log)
     try:
-        with socket(daphne, "/ws/progress/", bob) as spy:
-            with socket(daphne, f"/ws/batches/{start_batch(alice, project, audio, [first, second]).pk}/", alice) as ws:
+        with socket(daphne.port, "/ws/progress/", bob) as spy:
+            with socket(daphne.port, f"/ws/batches/{start_batch(alice, project, audio, [first, second]).pk}/", alice) as ws:
                 batch = project.batches.get()
                 one, two = batch.renders.order_by("position")
                 events = read_until(ws, lambda e, _: e["render"] == one.pk and e["stage"] == "infer" and e["done"] > 0)
@@ -110,7 +96,7 @@ def test_worker_renders_while_the_page_watches(alice, bob, project, long_clip, f
 
 def test_bob_cannot_open_alices_socket_through_daphne(alice, bob, project, face_clip, short_speech, daphne):
     batch = start_batch(alice, project, add_asset(project, short_speech), [add_asset(project, face_clip)])
-    with socket(daphne, f"/ws/batches/{batch.pk}/", bob) as ws:
+    with socket(daphne.port, f"/ws/batches/{batch.pk}/", bob) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
     assert closed.value.rcvd.code == 4404
@@ -125,7 +111,7 @@ def test_killed_worker_marks_the_item_failed(alice, project, long_clip, daphne, 
     worker = start_worker(model_dir=model_dir, log_path=worker_log, **fast_death)
     replacement = None
     try:
-        with socket(daphne, f"/ws/batches/{batch.pk}/", alice) as ws:
+        with socket(daphne.port, f"/ws/batches/{batch.pk}/", alice) as ws:
             read_until(ws, lambda e, _: e["status"] == "running" and e["done"] > 0)
             worker.send_signal(signal.SIGKILL)
             worker.wait()

@@ -60,6 +60,27 @@ def test_a_built_in_voice_sample_plays_in_its_language(alice_client, fresh_voice
     assert np.array_equal(again, samples) and cached.stat().st_mtime_ns == stamp
 
 
+def test_a_sample_answers_byte_ranges_so_players_can_seek(alice_client, fresh_voices, settings):
+    url = reverse("speech:voice_sample", args=["espeak:en-us"])
+    whole = alice_client.get(url)
+    data = body(whole)
+    assert whole["Accept-Ranges"] == "bytes" and whole["Content-Length"] == str(len(data))
+    size = len(data)
+    assert size > 1000
+
+    middle = alice_client.get(url, headers={"Range": "bytes=100-599"})
+    assert middle.status_code == 206 and middle.is_async
+    assert middle["Content-Range"] == f"bytes 100-599/{size}" and middle["Content-Length"] == "500"
+    assert body(middle) == data[100:600]
+
+    tail = alice_client.get(url, headers={"Range": "bytes=-64"})
+    assert tail.status_code == 206 and body(tail) == data[-64:]
+    assert tail["Content-Range"] == f"bytes {size - 64}-{size - 1}/{size}"
+
+    past = alice_client.get(url, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past["Content-Range"] == f"bytes */{size}"
+
+
 def test_samples_need_a_login_and_a_real_voice(client, alice_client, fresh_voices):
     url = reverse("speech:voice_sample", args=["espeak:en-us"])
     assert client.get(url).status_code == 302  # to the login page

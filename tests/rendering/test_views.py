@@ -160,7 +160,8 @@ def test_a_running_render_offers_no_render_again(alice_client, batch):
 def finished_with_facts(render: Render) -> Render:
     render = finish(render)
     Render.objects.filter(pk=render.pk).update(
-        log="Model: custom checkpoint\nAudio features computed and cached.", duration=5.76,
+        log="Model: custom checkpoint\nAudio features computed and cached.\n"
+            "Audio: 5.76 s, resampled to 16 kHz with soxr HQ.", duration=5.76,
         timings={"infer": 2.5, "crop_paste": 1.25, "total": 45.2}, worker_name="gpu-box-gpu0.42",
         manifest={"model": {"sha256": "ab" * 32}, "detector": "opencv", "settings": render.settings},
     )
@@ -213,6 +214,7 @@ def test_the_chinese_render_page_has_no_english_labels(alice_client, batch, monk
     assert [label for label in labels if not label.startswith("⟦")] == []
     assert "<h2>⟦Time per stage⟧</h2>" in page and "⟦Technical details (manifest)⟧" in page
     assert "⟦Audio features computed and cached.⟧" in page  # the worker's fixed log lines too
+    assert "⟦Audio: 5.76 s, resampled to 16 kHz with soxr HQ.⟧" in page  # and the engine's, values kept
     assert "⟦Feathered mouth area (no visible box)⟧" in facts(page)
     monkeypatch.undo()
 

@@ -17,6 +17,7 @@ from botocore.config import Config
 from heygem_site.embedded_redis import free_port
 from heygem_site.settings import s3_storage
 from tests.processes import spawn, stop, wait_for_http
+from tests.queues import empty_queues  # noqa: F401 (autouse: each test starts with empty queues)
 
 BUCKET = "heygem-test"
 REGION = "us-east-1"
@@ -89,7 +90,3 @@ def keys(s3, prefix: str = "") -> dict[str, int]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         found.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
     return found
-
-
-# The rendering tests' fixtures: empty queues and own caches per test, alice's audio and video.
-from tests.rendering.conftest import audio, empty_queues, video  # noqa: E402,F401

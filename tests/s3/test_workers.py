@@ -23,11 +23,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from heygem_site.embedded_redis import free_port
 from rendering import ops
 from rendering.models import Render, Status
 from tests import mediafactory
-from tests.processes import ROOT, python, spawn, stop, wait_for_http, worker_env
+from tests.processes import ROOT, python, spawn, start_daphne, stop, worker_env
 from tests.rendering.helpers import add_asset, start_batch, wait_until
 from tests.rendering.test_live import read_until
 from tests.rendering.test_live import socket as websocket
@@ -57,12 +56,8 @@ def machines(s3_server, django_db_setup, django_db_blocker, random_checkpoint, t
     models.mkdir()
     (models / random_checkpoint.name).write_bytes(random_checkpoint.read_bytes())
     with django_db_blocker.unblock():
-        port = free_port()
-        web = spawn(
-            [python(), "-m", "heygem_site.webserver", "-b", "127.0.0.1", "-p", str(port), "heygem_site.asgi:application"],
-            cwd=ROOT, env=_clean_env(**s3_env(s3_server, HEYGEM_S3_DOWNLOADS="proxy")),
-            stdout=(root / "web.log").open("wb"), stderr=subprocess.STDOUT,
-        )
+        # Not waited for yet: it starts while the workers load their models.
+        web = start_daphne(root / "web.log", _clean_env(**s3_env(s3_server, HEYGEM_S3_DOWNLOADS="proxy")), wait=False)
         workers = {}
         for n in (1, 2):
             var = root / f"gpu-machine-{n}"
@@ -72,12 +67,12 @@ def machines(s3_server, django_db_setup, django_db_blocker, random_checkpoint, t
                          cwd=ROOT, env=env, stdout=(root / f"worker-{n}.log").open("wb"), stderr=subprocess.STDOUT)
             workers[f"{sockets.gethostname()}.cpu.{proc.pid}"] = (proc, var)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", web)
+        web.wait_ready()
         # Both engines loaded before work arrives: both workers take items.
         wait_until(lambda: {w["name"] for w in ops.workers() if w["model_loaded"]} >= set(workers), timeout=180)
-        yield {"port": port, "base": f"http://127.0.0.1:{port}", "workers": workers, "logs": root}
+        yield {"port": web.port, "base": web.url, "workers": workers, "logs": root}
     finally:
-        stop(web)
+        web.stop()
         for proc, _var in workers.values():
             stop(proc)
 

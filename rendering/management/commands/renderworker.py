@@ -24,6 +24,7 @@ import redis
 from django.core.management.base import BaseCommand, CommandError
 from rq import Worker
 
+from rendering.heartbeat import NameTaken
 from rendering.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ class Command(BaseCommand):
         parser.add_argument("--queues", nargs="+", default=["gpu", "default"])
         parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
         parser.add_argument("--name", default=None,
-                            help="unique among running workers (default: host.device.pid, e.g. gpu2.cuda1.4242)")
+                            help="unique among running workers (default: host.device.pid, e.g. gpu2.cuda1.4242); "
+                                 "a restart may reuse it: it waits until the earlier run's heartbeat expires")
         parser.add_argument("--device", default=None, type=_device,
                             help="cpu, cuda or cuda:N (default: HEYGEM_DEVICE)")
 
@@ -52,6 +54,9 @@ class Command(BaseCommand):
         while True:
             try:
                 run_worker(queues, burst=burst, name=name, device=device)
+            except NameTaken as taken:
+                raise CommandError(f"another worker named {taken.name!r} is running (its heartbeat is being "
+                                   "refreshed): give this one a different --name") from None
             except (redis.ConnectionError, redis.TimeoutError) as err:
                 log.warning("worker lost its Redis connection (%s); starting again once Redis answers", err)
             else:
