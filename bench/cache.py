@@ -16,6 +16,7 @@ import time
 from _media import OUT, checkpoint, clip_720p, speech
 
 from ml.pipeline import LipSyncEngine, RenderSettings, TrackCache
+from ml.settings import PRECISIONS
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--size", choices=["720p", "1080p"], default="720p")
-    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32")
     args, _ = ap.parse_known_args()
     from _media import clip_1080p
 

@@ -29,6 +29,7 @@ from _media import BOX_720, BOX_1080, OUT, ROOT, checkpoint, clip_720p, clip_108
 from ml.checkpoint import load_wav2lip
 from ml.infer import Generator
 from ml.pipeline import LipSyncEngine, RenderSettings
+from ml.settings import PRECISIONS
 
 
 def model_time(gen, frames: int, batch: int) -> float:
@@ -65,7 +66,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32",
                     help="the engine's precision (the reference stays fp32)")
     ap.add_argument("--fp16", action="store_true", help="same as --precision fp16")
     ap.add_argument("--size", choices=["720p", "1080p"], default="720p")

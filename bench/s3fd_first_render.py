@@ -23,6 +23,7 @@ from _media import OUT, checkpoint, clip_720p, s3fd_dir, speech
 
 from ml.detect import HaarDetector
 from ml.pipeline import LipSyncEngine, RenderSettings, TrackCache
+from ml.settings import PRECISIONS
 from ml.track import detect_frame_size
 from ml.video import VideoSource
 
@@ -61,7 +62,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32",
                     help="the lip-sync network's precision (S3FD stays fp32)")
     args, _ = ap.parse_known_args()
     clip, audio = clip_720p(10), speech(10)

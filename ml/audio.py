@@ -146,24 +146,24 @@ _WINDOW: np.ndarray | None = None
 _STFT_COLUMNS = (1 << 18) // (N_FFT * 4)  # librosa's MAX_MEM_BLOCK for float32 frames
 
 
+# Slaney's mel scale (librosa's ``htk=False``): linear below 1 kHz, log above.
+_MEL_F_SP = 200.0 / 3  # Hz per mel in the linear part
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _MEL_F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale (librosa's ``htk=False``): linear below 1 kHz, log above."""
-    f_sp = 200.0 / 3
-    mels = hz / f_sp
-    min_log_mel = 1000.0 / f_sp
-    logstep = np.log(6.4) / 27.0
-    log_t = hz >= 1000.0
-    mels[log_t] = min_log_mel + np.log(hz[log_t] / 1000.0) / logstep
+    mels = hz / _MEL_F_SP
+    log_t = hz >= _MIN_LOG_HZ
+    mels[log_t] = _MIN_LOG_MEL + np.log(hz[log_t] / _MIN_LOG_HZ) / _LOGSTEP
     return mels
 
 
 def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    f_sp = 200.0 / 3
-    hz = f_sp * mels
-    min_log_mel = 1000.0 / f_sp
-    logstep = np.log(6.4) / 27.0
-    log_t = mels >= min_log_mel
-    hz[log_t] = 1000.0 * np.exp(logstep * (mels[log_t] - min_log_mel))
+    hz = _MEL_F_SP * mels
+    log_t = mels >= _MIN_LOG_MEL
+    hz[log_t] = _MIN_LOG_HZ * np.exp(_LOGSTEP * (mels[log_t] - _MIN_LOG_MEL))
     return hz
 
 
@@ -216,7 +216,7 @@ def preemphasis(wav: np.ndarray, carry: float = 0.0) -> tuple[np.ndarray, float]
     return y, float(-PREEMPHASIS * x[-1])
 
 
-def stft_magnitude(frames_from: np.ndarray) -> np.ndarray:
+def stft_magnitude(y: np.ndarray) -> np.ndarray:
     """``np.abs(librosa.stft(y, n_fft=800, hop_length=200, win_length=800,
     center=False))`` for float32 ``y``, bit for bit and without librosa: a
     periodic Hann window in float64, numpy's FFT on blocks of columns, a
@@ -225,7 +225,7 @@ def stft_magnitude(frames_from: np.ndarray) -> np.ndarray:
     global _WINDOW
     if _WINDOW is None:
         _WINDOW = _hann_periodic(N_FFT).reshape(-1, 1)
-    y = np.asarray(frames_from)
+    y = np.asarray(y)
     if y.dtype != np.float32:
         raise TypeError("stft_magnitude takes float32 samples")
     n = 1 + (len(y) - N_FFT) // HOP

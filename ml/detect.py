@@ -6,7 +6,6 @@ array (k, 5) of ``x1, y1, x2, y2, score`` in that frame's pixel coordinates.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Protocol
@@ -64,8 +63,9 @@ class S3FDDetector:
         # Channels-last (NHWC): oneDNN and cuDNN run the VGG convolutions
         # without layout conversions, about 1.2x faster on a CPU; fp32 all
         # the same (outputs within 1e-5 of NCHW).
-        net = self._impl.face_detector.to(memory_format=torch.channels_last)
-        self._impl.face_detector = _channels_last_wrapper()(net)
+        from .infer import ChannelsLast
+
+        self._impl.face_detector = ChannelsLast(self._impl.face_detector)
         self.device = str(device)
         self.batch_size = batch_size
         self.calls = 0
@@ -82,25 +82,6 @@ class S3FDDetector:
                 out.append(arr)
         self.calls += len(frames)
         return out
-
-
-@functools.cache
-def _channels_last_wrapper():
-    """A module class that runs a convolutional net on a channels-last copy of
-    its input (built on first use: importing this module needs no torch)."""
-    import torch
-
-    class ChannelsLast(torch.nn.Module):
-        """Runs a convolutional net on a channels-last copy of its input."""
-
-        def __init__(self, net: torch.nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x):
-            return self.net(x.contiguous(memory_format=torch.channels_last))
-
-    return ChannelsLast
 
 
 class HaarDetector:

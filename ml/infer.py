@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import torch
@@ -41,8 +42,10 @@ def precision_unsupported(device: torch.device, precision: str) -> str | None:
     return None
 
 
+@functools.cache
 def cpu_has_bf16() -> bool:
-    """Native bf16 arithmetic (oneDNN also emulates it on plain AVX-512, slower than fp32)."""
+    """Native bf16 arithmetic (oneDNN also emulates it on plain AVX-512, slower
+    than fp32). Read once per process: every render asks."""
     if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
         return False
     try:
@@ -54,6 +57,18 @@ def cpu_has_bf16() -> bool:
     except OSError:
         pass
     return True  # no cpuinfo to read: trust oneDNN
+
+
+class ChannelsLast(torch.nn.Module):
+    """Runs a convolutional net (itself in channels-last layout) on a
+    channels-last copy of its input, for a caller that hands it NCHW tensors."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
 def pick_device(device: str = "auto") -> torch.device:

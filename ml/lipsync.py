@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .settings import PRECISIONS
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--precision",
-        choices=["fp32", "fp16", "bf16"],
+        choices=PRECISIONS,
         default=None,
         help="network precision (default fp32, the reference): fp16 on a GPU, bf16 on a GPU or a CPU with bf16"
         " instructions (AVX-512 BF16, AMX); torch backend; fp32 where the device lacks it",
